@@ -1,0 +1,154 @@
+"""The public API a check module uses: the `check` decorator and the outcome constructors.
+
+A check is a plain function taking the run's context and returning an Outcome::
+
+    from ecrdoctor.api import check, passed, fail, Fix
+
+    @check("docker.config", title="Which config file does docker read?")
+    def docker_config(ctx):
+        ...
+        return passed("docker reads /home/ec2-user/.docker/config.json")
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+from ecrdoctor.model import Fix, Outcome, Status
+
+if TYPE_CHECKING:
+    from ecrdoctor.context import Context
+
+__all__ = [
+    "Check",
+    "Fix",
+    "Outcome",
+    "SkipCheck",
+    "Status",
+    "check",
+    "error",
+    "fail",
+    "info",
+    "passed",
+    "skip",
+    "warn",
+]
+
+CHECK_ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
+DEFAULT_CHECK_TIMEOUT = 15.0
+
+# An applies-when predicate answers None when the check applies, or the reason it does not.
+AppliesWhen = Callable[["Context"], Optional[str]]
+CheckFunction = Callable[["Context"], Outcome]
+
+
+class SkipCheck(Exception):
+    """Raised anywhere inside a check to report it as `skip` with this reason."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: its frozen metadata and the function that runs it."""
+
+    id: str
+    title: str
+    func: CheckFunction
+    requires: Tuple[str, ...] = ()
+    applies_when: Optional[AppliesWhen] = None
+    timeout: float = DEFAULT_CHECK_TIMEOUT
+    network: bool = False
+    module: str = ""
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.func.__doc__ or "")
+
+    def __call__(self, ctx: Context) -> Outcome:
+        return self.func(ctx)
+
+
+def check(
+    id: str,
+    *,
+    title: str,
+    requires: Sequence[str] = (),
+    applies_when: Optional[AppliesWhen] = None,
+    timeout: float = DEFAULT_CHECK_TIMEOUT,
+    network: bool = False,
+) -> Callable[[CheckFunction], Check]:
+    """Declare a check. `network=True` marks checks that `--offline` skips."""
+    if not CHECK_ID.match(id):
+        raise ValueError(f"check id {id!r} is not of the form area.name (lower case, digits and '-')")
+    for req in requires:
+        if not CHECK_ID.match(req):
+            raise ValueError(f"check {id}: required id {req!r} is not of the form area.name")
+    if timeout <= 0:
+        raise ValueError(f"check {id}: timeout must be positive")
+
+    def register(func: CheckFunction) -> Check:
+        return Check(
+            id=id,
+            title=title,
+            func=func,
+            requires=tuple(requires),
+            applies_when=applies_when,
+            timeout=float(timeout),
+            network=network,
+            module=func.__module__,
+        )
+
+    return register
+
+
+def _outcome(
+    status: Status,
+    summary: str,
+    details: Iterable[str] = (),
+    fix: Optional[Fix] = None,
+    evidence: Optional[Mapping[str, Any]] = None,
+) -> Outcome:
+    return Outcome(status, summary, tuple(details), fix, dict(evidence or {}))
+
+
+FixLike = Union[Fix, None]
+
+
+def passed(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[str, Any]] = None) -> Outcome:
+    return _outcome(Status.PASS, summary, details, None, evidence)
+
+
+def info(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[str, Any]] = None) -> Outcome:
+    return _outcome(Status.INFO, summary, details, None, evidence)
+
+
+def warn(
+    summary: str,
+    details: Iterable[str] = (),
+    fix: FixLike = None,
+    evidence: Optional[Mapping[str, Any]] = None,
+) -> Outcome:
+    return _outcome(Status.WARN, summary, details, fix, evidence)
+
+
+def fail(
+    summary: str,
+    details: Iterable[str] = (),
+    fix: FixLike = None,
+    evidence: Optional[Mapping[str, Any]] = None,
+) -> Outcome:
+    return _outcome(Status.FAIL, summary, details, fix, evidence)
+
+
+def skip(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[str, Any]] = None) -> Outcome:
+    return _outcome(Status.SKIP, summary, details, None, evidence)
+
+
+def error(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[str, Any]] = None) -> Outcome:
+    return _outcome(Status.ERROR, summary, details, None, evidence)

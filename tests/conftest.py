@@ -1,0 +1,208 @@
+"""Shared fixtures: a hermetic environment, a real moto server on loopback, and plugin packages on disk."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "ecrdoctor" / "report.schema.json"
+
+# Variables of the machine that would leak into what the tool sees, or send botocore to AWS.
+_SCRUB_PREFIXES = ("AWS_", "DOCKER_", "SUDO_")
+_SCRUB = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "ALL_PROXY")
+
+
+def need(component: str, available: bool) -> None:
+    """Skip when a real component is missing on a laptop; under CI=true that is a failure instead."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{component} is required under CI=true but is not available")
+    pytest.skip(f"{component} not available")
+
+
+def hermetic_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment for a subprocess: no AWS or docker settings of the machine, IMDS off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB}
+    env.update(
+        HOME=str(home),
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+        AWS_ECR_CACHE_DIR=str(home / ".ecr"),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test starts with an empty HOME and no AWS, docker or proxy settings from this machine."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name.startswith(_SCRUB_PREFIXES) or name in _SCRUB:
+            monkeypatch.delenv(name, raising=False)
+    for key, value in hermetic_env(home).items():
+        if os.environ.get(key) != value:
+            monkeypatch.setenv(key, value)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse, inside the test process, any connection that would leave loopback."""
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            host = str(address[0])
+            try:
+                ok = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                ok = host == "localhost"
+            if not ok:
+                raise ConnectionRefusedError(f"test tried to leave loopback: {host}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def home(_hermetic: Path) -> Path:
+    return _hermetic
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MotoServer:
+    """moto's HTTP server in its own process: real botocore signing and HTTP, nothing leaves loopback."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.proc, self.url, self.log = proc, url, log
+
+    def reset(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"), timeout=5)
+
+    def require_auth(self, on: bool) -> None:
+        """Switch moto's IAM enforcement on (unknown keys and missing permissions are denied) or off."""
+        req = urllib.request.Request(self.url + "/moto-api/reset-auth", data=b"0" if on else b"inf",
+                                     method="POST", headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(req, timeout=5)
+
+    def env(self, region: str = "us-east-1") -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "AKIAMOTOTESTKEY0ABCD",
+            "AWS_SECRET_ACCESS_KEY": "moto-secret-key-do-not-print",
+            "AWS_DEFAULT_REGION": region,
+        }
+
+    def boto3_client(self, service: str, region: str = "us-east-1"):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(service, region_name=region, endpoint_url=self.url,
+                            aws_access_key_id="AKIAMOTOTESTKEY0ABCD", aws_secret_access_key="x")
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    need("moto_server (pip install 'moto[server]')", exe is not None)
+    assert exe is not None
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"moto_server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+    try:
+        yield MotoServer(proc, url, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """A clean moto server, with this process's AWS settings pointing at it."""
+    moto_server.reset()
+    for key, value in moto_server.env().items():
+        monkeypatch.setenv(key, value)
+    return moto_server
+
+
+@pytest.fixture
+def schema_validator() -> Callable[[object], None]:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def validate(document: object) -> None:
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+    return validate
+
+
+def write_plugin(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+    """Lay out an installed distribution (dist-info + modules) in `root`, to put on PYTHONPATH."""
+    info = root / f"{dist}-1.0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    lines = ["[ecrdoctor.checks]"] + [f"{name} = {target}" for name, target in entry_points.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    for name, source in modules.items():
+        (root / f"{name}.py").write_text(textwrap.dedent(source))
+    return root
+
+
+def ecrdoctor_exe() -> str:
+    exe = Path(sys.executable).parent / "ecrdoctor"
+    need("the installed ecrdoctor console script (pip install -e .)", exe.exists())
+    return str(exe)
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 60,
+            cwd: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
+    """The real console script in a subprocess, as a user runs it."""
+    return subprocess.run([ecrdoctor_exe(), *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def write_docker_config(home: Path, config: dict[str, object]) -> Path:
+    path = home / ".docker" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))
+    return path
