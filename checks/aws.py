@@ -31,13 +31,20 @@ def _profile_hint(ctx: Context) -> Optional[str]:
 
 def _no_credentials_fix(ctx: Context) -> Fix:
     region = ctx.aws.region() or "<region>"
+    imds_off = ctx.host.env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
+    if ctx.host.on_ec2() and imds_off:
+        return Fix(
+            "This is an EC2 instance, but AWS_EC2_METADATA_DISABLED=true stops the SDKs (and the credential "
+            "helper) from asking IMDS for the instance role's credentials. Unset it where docker runs.",
+            ("unset AWS_EC2_METADATA_DISABLED",),
+        )
     if ctx.host.on_ec2():
         return Fix(
             "Attach an instance profile whose role allows ECR pulls (the managed policy "
             "AmazonEC2ContainerRegistryReadOnly covers GetAuthorizationToken and pulls).",
             (
-                "aws ec2 associate-iam-instance-profile --region " + region
-                + " --instance-id <instance-id> --iam-instance-profile Name=<instance-profile-name>",
+                f"aws ec2 associate-iam-instance-profile --region {region} --instance-id "
+                f"{ctx.host.ec2_instance_id() or '<instance-id>'} --iam-instance-profile Name=<instance-profile-name>",
             ),
         )
     return Fix(

@@ -136,6 +136,11 @@ class Host:
         cgroup = self.read_text("/proc/1/cgroup").text or ""
         return any(word in cgroup for word in ("docker", "kubepods", "containerd", "ecs"))
 
+    def ec2_instance_id(self) -> Optional[str]:
+        """The instance id, when the DMI asset tag carries it (Nitro instances); no network."""
+        tag = (self.read_text("/sys/devices/virtual/dmi/id/board_asset_tag", limit=256).text or "").strip()
+        return tag if tag.startswith("i-") else None
+
     def on_ec2(self) -> bool:
         """EC2 by its DMI strings; cheap, no network (IMDS is aws.imds's business)."""
         for path, marker in (

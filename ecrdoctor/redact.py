@@ -30,7 +30,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
      r"\1?" + MASK),
     # An ECR token anywhere: base64("AWS:" + base64('{"payload":"...')) and the bare password
     (re.compile(r"QVdTOmV5[A-Za-z0-9+/=]{8,}"), MASK),
-    (re.compile(r"eyJwYXlsb2FkIjoi[A-Za-z0-9+/=]{8,}"), MASK),
+    (re.compile(r"eyJwYXlsb2FkIjo[gi][A-Za-z0-9+/=]{8,}"), MASK),
 )
 
 

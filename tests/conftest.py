@@ -162,6 +162,71 @@ def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer
     return moto_server
 
 
+class FakeImds:
+    """A loopback instance-metadata service: IMDSv2 token, and an instance role only if one is attached."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.role: Optional[str] = None
+        self.credentials: dict[str, str] = {}
+        imds = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, body: str) -> None:
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self) -> None:
+                self._send(200 if self.path == "/latest/api/token" else 404, "fake-imds-token")
+
+            def do_GET(self) -> None:
+                base = "/latest/meta-data/iam/security-credentials/"
+                if self.path == base and imds.role:
+                    self._send(200, imds.role)
+                elif imds.role and self.path == base + imds.role:
+                    self._send(200, json.dumps({"Code": "Success", "Type": "AWS-HMAC", **imds.credentials}))
+                else:
+                    self._send(404, "Not Found")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def attach_role(self, name: str, access_key: str, secret: str, token: str) -> None:
+        self.role = name
+        self.credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret, "Token": token,
+                            "Expiration": "2099-01-01T00:00:00Z", "LastUpdated": "2026-01-01T00:00:00Z"}
+
+
+@pytest.fixture
+def fake_imds(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeImds]:
+    """IMDS on loopback instead of 169.254.169.254; this process's SDK settings point at it."""
+    imds = FakeImds()
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url)
+    try:
+        yield imds
+    finally:
+        imds.server.shutdown()
+        imds.server.server_close()
+
+
+def ec2_root(root: Path) -> Path:
+    """A --root that looks like an EC2 instance by its DMI asset tag (how ecrdoctor tells, offline)."""
+    dmi = root / "sys/devices/virtual/dmi/id"
+    dmi.mkdir(parents=True, exist_ok=True)
+    (dmi / "board_asset_tag").write_text("i-0123456789abcdef0\n")
+    return root
+
+
 @pytest.fixture
 def schema_validator() -> Callable[[object], None]:
     import jsonschema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from ecrdoctor.catalogue import Catalogue
 from ecrdoctor.context import RunOptions
 from ecrdoctor.doctor import run_check
 from ecrdoctor.model import Report, Result, Status
-from tests.conftest import MotoServer
+from tests.conftest import FakeImds, MotoServer, ec2_root
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
 CATALOGUE = Catalogue((aws_checks.aws_credentials, aws_checks.aws_identity))
@@ -66,18 +67,37 @@ def test_laptop_without_any_credentials_fails_fast_with_configure_fix(moto: Moto
     assert report.duration_ms < 3000
 
 
-def test_ec2_host_without_credentials_is_told_to_attach_an_instance_profile(
+def test_ec2_host_without_an_instance_profile_is_told_to_attach_one(
+        moto: MotoServer, fake_imds: FakeImds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    creds = result(run(root=str(ec2_root(tmp_path / "root"))), "aws.credentials")
+    assert creds.status is Status.FAIL
+    assert creds.fix is not None
+    assert creds.fix.commands[0] == ("aws ec2 associate-iam-instance-profile --region us-east-1 --instance-id "
+                                     "i-0123456789abcdef0 --iam-instance-profile Name=<instance-profile-name>")
+
+
+def test_ec2_host_with_an_instance_profile_passes_via_imds(
+        moto: MotoServer, fake_imds: FakeImds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    fake_imds.attach_role("node-role", "ASIAIMDSROLEKEY0QRST", "imds-secret-never-shown", "imds-session-token")
+    report = run(root=str(ec2_root(tmp_path / "root")))
+    creds = result(report, "aws.credentials")
+    assert creds.status is Status.PASS
+    assert "EC2 instance profile" in creds.summary and "…QRST" in creds.summary
+    text = json.dumps(report.to_dict())
+    assert "imds-secret-never-shown" not in text and "imds-session-token" not in text
+
+
+def test_ec2_host_with_imds_switched_off_by_env_is_told_to_unset_it(
         moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    root = tmp_path / "root"
-    dmi = root / "sys/devices/virtual/dmi/id"
-    dmi.mkdir(parents=True)
-    (dmi / "board_asset_tag").write_text("i-0abc1234def567890\n")
-    creds = result(run(root=str(root)), "aws.credentials")
+    creds = result(run(root=str(ec2_root(tmp_path / "root"))), "aws.credentials")
     assert creds.status is Status.FAIL
-    assert creds.fix is not None
-    assert creds.fix.commands[0].startswith("aws ec2 associate-iam-instance-profile --region us-east-1")
+    assert creds.fix is not None and creds.fix.commands == ("unset AWS_EC2_METADATA_DISABLED",)
 
 
 def test_profile_that_does_not_exist(moto: MotoServer) -> None:
@@ -148,6 +168,4 @@ def test_offline_skips_both(moto: MotoServer) -> None:
 
 
 def test_no_secret_in_the_report(moto: MotoServer) -> None:
-    import json
-
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in json.dumps(run().to_dict())
