@@ -66,6 +66,9 @@ def aws_credentials(ctx: Context) -> Outcome:
     characters); fail when none does, when the selected profile does not exist, when an SSO login
     has expired, or when a provider needs an interactive MFA code. Fixes: an instance profile on
     EC2, `aws configure` or `aws sso login` elsewhere.
+
+    References: botocore credentials.py (the provider chain); docs.aws.amazon.com/sdkref
+    ("Standardized credential providers"); the ECR user guide, "Private registry authentication".
     """
     facts: CredentialFacts = ctx.aws.credentials()
     profile = _profile_hint(ctx)
@@ -127,6 +130,9 @@ def aws_identity(ctx: Context) -> Outcome:
 
     Decides: info with the identity; fail for invalid or expired keys, a bad signature (wrong secret
     key or a skewed clock), or an STS endpoint that cannot be reached.
+
+    References: STS API reference, GetCallerIdentity ("No permissions are required");
+    the ECR user guide, "Private repository policies" (cross-account access).
     """
     try:
         ident = ctx.caller_identity()

@@ -51,6 +51,9 @@ def docker_config(ctx: Context) -> Outcome:
 
     Decides: pass for a readable, valid config; warn when the file does not exist (docker then has
     no credential source unless one is auto-detected); fail when it cannot be read or parsed.
+
+    References: docker/cli cli/config/config.go (location, parse warning) and
+    cli/config/configfile/file.go (decodeAuth, DOCKER_AUTH_CONFIG).
     """
     dc = ctx.docker_config()
     path = dc.location.path
@@ -152,6 +155,10 @@ def docker_credentials(ctx: Context) -> Outcome:
     would answer; fail when nothing covers the host, listing keys that were probably meant for it
     (a `https://` scheme, a path, a `*` wildcard, another region or account); info without an
     IMAGE, listing the ECR registries the config covers.
+
+    References: docker/cli cli/config/configfile/file.go (GetAuthConfig, getConfiguredCredentialStore),
+    cli/config/credentials/file_store.go (auths key normalisation), default_store_linux.go;
+    amazon-ecr-credential-helper README (configuration, troubleshooting).
     """
     dc = ctx.docker_config()
     config = dc.effective

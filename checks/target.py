@@ -22,6 +22,9 @@ def target_reference(ctx: Context) -> Outcome:
     that is not 12 digits — showing the corrected reference; warn for an upper-case host (DNS
     accepts it, docker's credHelpers lookup does not) and for registries that are not ECR at all;
     skip when no IMAGE was given.
+
+    References: amazon-ecr-credential-helper ecr-login/api/client.go (the host pattern);
+    docs.aws.amazon.com/general/latest/gr/ecr.html (endpoints); distribution/reference (grammar).
     """
     spec = ctx.target_spec
     if spec is None:

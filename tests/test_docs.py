@@ -19,6 +19,7 @@ def test_every_check_documents_itself() -> None:
         assert chk.title.endswith("?"), f"{chk.id}: a title is the question the check answers"
         assert len(chk.doc.split("\n\n")) >= 2, f"{chk.id}: explain needs what/why and how it decides"
         assert "Decides:" in chk.doc, f"{chk.id}: the docstring must say how it decides"
+        assert "References:" in chk.doc, f"{chk.id}: the docstring must name its sources"
 
 
 def test_the_built_in_ids_of_this_issue_exist() -> None:
