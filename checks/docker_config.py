@@ -10,6 +10,7 @@ from ecrdoctor.context import Context
 from ecrdoctor.dockerconfig import (
     CredentialSource,
     DockerConfig,
+    convert_to_hostname,
     default_store_candidate,
     find_key_near_misses,
     resolve_credentials,
@@ -58,16 +59,19 @@ def docker_config(ctx: Context) -> Outcome:
     dc = ctx.docker_config()
     path = dc.location.path
     details = [dc.location.explanation]
-    if ctx.host.sudo_user:
-        user_home = ctx.host.user_home(ctx.host.sudo_user)
-        details.append(f"running under sudo from {ctx.host.sudo_user}: docker reads root's config, not "
-                       f"{user_home}/.docker/config.json")
+    sudo_user = ctx.host.sudo_user
+    if sudo_user:
+        user_home = ctx.host.user_home(sudo_user)  # None for a directory (SSSD/LDAP) user not in /etc/passwd
+        user_path = f"{user_home.rstrip('/')}/.docker/config.json" if user_home else f"~{sudo_user}/.docker/config.json"
+        if path != user_path:  # `sudo -E` keeps HOME, and docker then reads the user's own file
+            details.append(f"running under sudo from {sudo_user}: docker reads {path}, not {user_path}")
     evidence: dict[str, object] = {"path": path, "source": dc.location.source}
     if dc.auth_config_error is not None:
         return fail(
             f"DOCKER_AUTH_CONFIG is set but invalid ({dc.auth_config_error.message}); docker ignores it",
             details=details,
-            fix=Fix("Unset it, or set it to {\"auths\": {\"<host>\": {\"auth\": \"<base64 user:password>\"}}}.",
+            # the placeholder is unquoted: the report's redactor masks any quoted "auth" value
+            fix=Fix("Unset it, or set it to {\"auths\": {\"<host>\": {\"auth\": <base64 of user:password>}}}.",
                     ("unset DOCKER_AUTH_CONFIG",)),
             evidence=evidence,
         )
@@ -76,6 +80,14 @@ def docker_config(ctx: Context) -> Outcome:
             f"{path} does not exist: docker starts with an empty config (no credential helper, no logins)",
             details=details,
             fix=_helper_fix(ctx, path),
+            evidence=evidence,
+        )
+    if dc.read.error == "is a directory":  # `docker run -v ~/.docker/config.json:...` of a missing file makes one
+        return fail(
+            f"docker cannot read {path}: is a directory",
+            details=details,
+            fix=Fix("Remove the directory (a bind mount of a config.json that did not exist creates it); docker "
+                    "needs a file there.", (f"sudo rmdir {shlex.quote(path)}",)),
             evidence=evidence,
         )
     if dc.read.error is not None:
@@ -154,7 +166,7 @@ def docker_credentials(ctx: Context) -> Outcome:
     anonymous ECR Public pulls); warn when a desktop/keychain store that cannot mint ECR tokens
     would answer; fail when nothing covers the host, listing keys that were probably meant for it
     (a `https://` scheme, a path, a `*` wildcard, another region or account); info without an
-    IMAGE, listing the ECR registries the config covers.
+    IMAGE, listing the ECR registries the config covers (warn when one of its keys can never match).
 
     References: docker/cli cli/config/configfile/file.go (GetAuthConfig, getConfiguredCredentialStore),
     cli/config/credentials/file_store.go (auths key normalisation), default_store_linux.go;
@@ -164,15 +176,29 @@ def docker_credentials(ctx: Context) -> Outcome:
     config = dc.effective
     reg = ctx.registry
     if reg is None:
-        hosts = sorted({k for k in list(config.cred_helpers) + list(config.auths) if parse_registry_host(k).is_ecr})
+        # the host each key stands for; docker itself looks credHelpers and DOCKER_AUTH_CONFIG keys up exactly
+        keys = list(config.cred_helpers) + list(config.auths) + list(dc.auth_config.auths if dc.auth_config else ())
+        hosts = sorted({convert_to_hostname(k) for k in keys if parse_registry_host(k).is_ecr})
         if not hosts:
             return info("the docker config names no ECR registry", evidence={"hosts": []})
-        lines = [f"{h}: {_source_phrase(_resolve(ctx, config, parse_registry_host(h).host)[0])}" for h in hosts]
-        return info(f"the docker config covers {len(hosts)} ECR registr{'y' if len(hosts) == 1 else 'ies'}",
-                    details=lines, evidence={"hosts": hosts})
+        lines, covered = [], 0
+        for h in hosts:
+            src = _resolve(ctx, config, h)[0]
+            if src.kind == "none":
+                misses = find_key_near_misses(config, h, dc.auth_config)
+                lines.append(f"{h}: no credentials" + (f" ({misses[0].reason})" if misses else ""))
+            else:
+                covered += 1
+                lines.append(f"{h}: {_source_phrase(src)}")
+        names = f"{len(hosts)} ECR registr{'y' if len(hosts) == 1 else 'ies'}"
+        if covered == len(hosts):
+            return info(f"the docker config covers {names}", details=lines, evidence={"hosts": hosts})
+        return warn(f"the docker config covers {covered} of the {names} it names", details=lines,
+                    fix=Fix("Key credHelpers by the bare registry host, exactly as it appears in image names.", ()),
+                    evidence={"hosts": hosts})
     host = ctx.image.registry if ctx.image else reg.host
     src, note = _resolve(ctx, config, host)
-    misses = find_key_near_misses(config, host)
+    misses = find_key_near_misses(config, host, dc.auth_config)
     details = ([note] if note else []) + list(src.shadowed) + [m.reason for m in misses]
     evidence: dict[str, object] = {"host": host, "source": src.kind, "helper": src.helper, "key": src.key,
                                    "near_misses": [{"section": m.section, "key": m.key, "kind": m.kind}
@@ -180,13 +206,18 @@ def docker_credentials(ctx: Context) -> Outcome:
     if src.kind == "none":
         if reg.kind == "public":
             return passed(f"no credentials for {host}: docker pulls from ECR Public anonymously", evidence=evidence)
-        if reg.kind == "other":
+        lower = parse_registry_host(host.lower())  # an ECR host with capitals: docker keeps them in the key
+        if reg.kind == "other" and not lower.is_ecr:
             return info(f"no credentials for {host}: docker pulls anonymously", details=details, evidence=evidence)
+        fix = _helper_fix(ctx, dc.location.path)
+        if reg.kind == "other" and ctx.image is not None:
+            fix = Fix("Pull with the registry host in lower case: docker looks credentials up by the host exactly "
+                      "as written.", (f"docker pull {lower.host}/{ctx.image.full[len(host) + 1:]}",))
         lead = misses[0].reason if misses else "no credHelpers entry, no credsStore and no auths entry match it"
         return fail(
             f"docker has no credentials for {host}: {lead}",
             details=details + ["so docker sends none, and the pull fails with `no basic auth credentials`"],
-            fix=_helper_fix(ctx, dc.location.path),
+            fix=fix,
             evidence=evidence,
         )
     if src.kind == "auths" and src.entry is not None and not (src.entry.has_auth or src.entry.has_identity_token

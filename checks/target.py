@@ -32,7 +32,8 @@ def target_reference(ctx: Context) -> Outcome:
     reg = spec.registry
     ref = spec.image
     if ref is not None:
-        miss = find_near_miss(ref, default_region=ctx.aws.configured_region())
+        # --region is where the user means to pull from; it beats the SDK's own region, as in the AWS CLI
+        miss = find_near_miss(ref, default_region=ctx.options.region or ctx.aws.configured_region())
         if miss is not None:
             fix = Fix("Pull with the corrected reference.", (f"docker pull {miss.corrected}",)) if miss.corrected \
                 else Fix("Use the registry host exactly as the ECR console shows it.", ())
@@ -40,17 +41,17 @@ def target_reference(ctx: Context) -> Outcome:
             if miss.kind == "uppercase-host":
                 return warn(miss.reason, fix=fix, evidence=evidence)
             return fail(miss.reason, fix=fix, evidence=evidence)
-    where = f" {ref.repository}:{ref.reference}" if ref and ref.digest is None else \
-        (f" {ref.repository}@{ref.digest}" if ref else "")
+    where = f"; {ref.repository}:{ref.reference}" if ref and ref.digest is None else \
+        (f"; {ref.repository}@{ref.digest}" if ref else "")  # a registry-only target names no repository
     if reg.kind == "private":
         variant = "".join([" FIPS" if reg.fips else "", " dual-stack" if reg.dualstack else ""])
         return passed(
-            f"ECR private registry{variant} of account {reg.account} in {reg.region} ({reg.partition});{where}",
+            f"ECR private registry{variant} of account {reg.account} in {reg.region} ({reg.partition}){where}",
             evidence={"kind": "private", "account": reg.account, "region": reg.region,
                       "partition": reg.partition, "fips": reg.fips, "dualstack": reg.dualstack},
         )
     if reg.kind == "public":
-        return passed(f"ECR Public ({reg.host});{where}; anonymous pulls need no login",
+        return passed(f"ECR Public ({reg.host}){where}; anonymous pulls need no login",
                       evidence={"kind": "public"})
     return warn(
         f"{spec.registry.host} is not an Amazon ECR registry; ecrdoctor's ECR and IAM checks do not apply",

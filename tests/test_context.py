@@ -68,7 +68,8 @@ def test_files_are_read_under_root(tmp_path: Path) -> None:
 
 def test_sudo_invoking_users_home_comes_from_passwd_under_root(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\nec2-user:x:1000:1000::/home/ec2-user:/bin/bash\n")
+    (tmp_path / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nec2-user:x:1000:1000::/home/ec2-user:/bin/bash\n")
     host = Host(env={"SUDO_USER": "ec2-user"}, root=str(tmp_path))
     assert host.sudo_user == "ec2-user"
     assert host.user_home("ec2-user") == "/home/ec2-user"
