@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple
 
 from ecrdoctor.model import Fix, Outcome, Status
 
@@ -117,9 +117,6 @@ def _outcome(
     return Outcome(status, summary, tuple(details), fix, dict(evidence or {}))
 
 
-FixLike = Union[Fix, None]
-
-
 def passed(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[str, Any]] = None) -> Outcome:
     return _outcome(Status.PASS, summary, details, None, evidence)
 
@@ -131,7 +128,7 @@ def info(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[s
 def warn(
     summary: str,
     details: Iterable[str] = (),
-    fix: FixLike = None,
+    fix: Optional[Fix] = None,
     evidence: Optional[Mapping[str, Any]] = None,
 ) -> Outcome:
     return _outcome(Status.WARN, summary, details, fix, evidence)
@@ -140,7 +137,7 @@ def warn(
 def fail(
     summary: str,
     details: Iterable[str] = (),
-    fix: FixLike = None,
+    fix: Optional[Fix] = None,
     evidence: Optional[Mapping[str, Any]] = None,
 ) -> Outcome:
     return _outcome(Status.FAIL, summary, details, fix, evidence)

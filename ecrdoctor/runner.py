@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Optional, Sequence
 from ecrdoctor.api import Check, SkipCheck
 from ecrdoctor.catalogue import Catalogue, LoadFailure
 from ecrdoctor.context import Context
-from ecrdoctor.model import Outcome, Result, Status
+from ecrdoctor.model import Fix, Outcome, Result, Status
 
 MAX_WORKERS = 8
 
@@ -167,7 +167,7 @@ class Runner:
             status=outcome.status,
             summary=clean.text(outcome.summary),
             details=tuple(clean.text(d) for d in outcome.details),
-            fix=type(outcome.fix)(clean.text(outcome.fix.text), tuple(clean.text(c) for c in outcome.fix.commands))
+            fix=Fix(clean.text(outcome.fix.text), tuple(clean.text(c) for c in outcome.fix.commands))
             if outcome.fix else None,
             evidence=clean.value(dict(outcome.evidence)),
             requires=chk.requires,

@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from tests.conftest import MotoServer, hermetic_env, run_cli, write_docker_config, write_plugin
+from tests.conftest import MotoServer, ecrdoctor_exe, hermetic_env, run_cli, write_docker_config, write_plugin
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -167,3 +167,27 @@ def test_checks_lists_the_catalogue_and_explain_uses_the_docstring(home: Path) -
     explained = run_cli(["explain", "docker.credentials"], env).stdout
     assert "exact host key" in explained.lower() or "EXACT host key" in explained
     assert "Requires: docker.config" in explained
+
+
+def test_progress_line_goes_to_stderr_only_on_a_terminal(home: Path) -> None:
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run([ecrdoctor_exe(), "check", IMAGE, "--offline"], env=hermetic_env(home),
+                              stdout=subprocess.PIPE, stderr=secondary, stdin=subprocess.DEVNULL, timeout=60)
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(primary)
+    assert b"done" in seen  # the live line: "N/M done; running ..."
+    assert b"done;" not in proc.stdout and b"\x1b[" not in proc.stdout  # the report itself stays clean
