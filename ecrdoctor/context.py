@@ -188,6 +188,21 @@ class Context:
                 auth_error = exc
         return DockerClientConfig(location, read, config, error, auth_config, auth_error)
 
+    def docker_client(self, timeout: float = 5.0) -> Any:
+        """A docker SDK client for the daemon docker would use (DOCKER_HOST etc. from the host's env).
+
+        Created once per run; the SDK is imported only when a check asks. Raises docker's own
+        DockerException when the daemon cannot be reached (socket missing, permission denied).
+        """
+
+        def connect() -> Any:
+            import docker
+
+            env = {k: v for k, v in self.host.env.items() if k.startswith("DOCKER_")}
+            return docker.from_env(environment=env, timeout=int(max(1, min(timeout, self.remaining()))))
+
+        return self.fact("docker_client", connect)
+
     def caller_identity(self) -> dict[str, str]:
         """sts:GetCallerIdentity, once per run."""
 
