@@ -19,6 +19,33 @@ AREA_ORDER = (
 )
 
 
+# The built-in checks from most upstream cause to most downstream symptom. The diagnosis names the
+# first failing check in this order: a mistyped reference explains everything; `sudo` explains a
+# missing config and missing AWS credentials; no network explains AWS errors; no AWS credentials
+# explain a failing helper; and so on down to the runtime that finally pulls. Checks not listed
+# (plugins, later additions) follow by area.
+CAUSAL_ORDER = (
+    "target.reference",
+    "docker.sudo",
+    "runtime.docker",
+    "net.dns", "net.proxy", "net.reach", "net.vpc-endpoints",
+    "aws.region", "aws.clock", "aws.imds", "aws.credentials", "aws.identity",
+    "docker.config", "docker.credsstore", "docker.credentials", "docker.token",
+    "helper.installed", "helper.get", "helper.cache", "helper.log",
+    "iam.auth-token", "iam.pull", "iam.pull-through", "iam.repository-policy",
+    "ecr.repository", "ecr.image", "ecr.lifecycle", "ecr.platform",
+    "ptc.rule", "ptc.path", "ptc.validate", "ptc.credentials", "ptc.templates", "ptc.first-pull",
+    "net.s3", "registry.v2", "registry.manifest",
+    "runtime.docker-config", "runtime.ecs-agent", "runtime.kubelet", "runtime.podman",
+)
+
+
+def causal_rank(check: Check) -> tuple[int, int, str]:
+    if check.id in CAUSAL_ORDER:
+        return (CAUSAL_ORDER.index(check.id), 0, "")
+    return (len(CAUSAL_ORDER), area_rank(check.area), check.area)
+
+
 @dataclass(frozen=True)
 class LoadFailure:
     """A module named by an entry point that could not be imported or held a bad check."""
@@ -88,7 +115,7 @@ def load_catalogue(entry_points: Optional[Iterable[tuple[str, str]]] = None) -> 
         for req in c.requires:
             if req not in checks:
                 failures.append(LoadFailure(c.module, c.module, f"check {c.id} requires unknown check {req}"))
-    ordered = sorted(checks.values(), key=lambda c: (area_rank(c.area), c.area))
+    ordered = sorted(checks.values(), key=causal_rank)
     return Catalogue(tuple(_stable_topological(ordered)), tuple(failures))
 
 
