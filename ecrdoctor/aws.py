@@ -85,6 +85,9 @@ def client_error_message(exc: BaseException) -> str:
 class AwsGateway:
     """One botocore session per profile, one client per (service, region, profile), built on demand."""
 
+    # Called with every new client: how recording (bundles) and test stubs attach to botocore's events.
+    default_client_hooks: list[Callable[[BaseClient], None]] = []
+
     def __init__(self, profile: Optional[str] = None, region: Optional[str] = None,
                  redactor: Optional[Redactor] = None,
                  connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT) -> None:
@@ -96,7 +99,7 @@ class AwsGateway:
         self._lock = threading.RLock()
         self._sessions: dict[Optional[str], Session] = {}
         self._clients: dict[tuple[str, Optional[str], Optional[str]], BaseClient] = {}
-        self.client_hooks: list[Callable[[BaseClient], None]] = []
+        self.client_hooks: list[Callable[[BaseClient], None]] = list(type(self).default_client_hooks)
 
     def session(self, profile: Optional[str] = None) -> Session:
         profile = profile or self.profile

@@ -227,6 +227,64 @@ def ec2_root(root: Path) -> Path:
     return root
 
 
+class AwsStubs:
+    """Canned answers for the few AWS operations moto does not implement, on otherwise real moto clients.
+
+    Only for APIs moto lacks (pull-through cache, lifecycle preview, policy simulation,
+    GetDownloadUrlForLayer, creation templates): a test that uses it says so. Each answer is validated
+    against botocore's service model, as botocore's Stubber does; everything else still goes to moto,
+    and the allow-list guard still runs first.
+    """
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], list[tuple[int, dict[str, object]]]] = {}
+        self.calls: list[tuple[str, str, dict[str, object]]] = []
+
+    def add(self, service: str, operation: str, response: Optional[dict[str, object]] = None,
+            error_code: Optional[str] = None, message: str = "", status: int = 400) -> None:
+        if error_code is None:
+            answer: dict[str, object] = dict(response or {})
+            answer.setdefault("ResponseMetadata", {"HTTPStatusCode": 200})
+            self.answers.setdefault((service, operation), []).append((200, answer))
+        else:
+            self.answers.setdefault((service, operation), []).append(
+                (status, {"Error": {"Code": error_code, "Message": message},
+                          "ResponseMetadata": {"HTTPStatusCode": status}}))
+
+    def hook(self, client: object) -> None:
+        from botocore.awsrequest import AWSResponse
+        from botocore.validate import ParamValidator
+
+        meta = client.meta  # type: ignore[attr-defined]
+        service = meta.service_model.service_name
+        for (svc, operation) in self.answers:
+            if svc != service:
+                continue
+            shape = meta.service_model.operation_model(operation).output_shape
+
+            def answer(params: dict[str, object], _op: str = operation, _shape: object = shape,
+                       **_: object) -> tuple[object, dict[str, object]]:
+                queue = self.answers[(service, _op)]
+                status, body = queue.pop(0) if len(queue) > 1 else queue[0]
+                self.calls.append((service, _op, params))
+                if status == 200 and _shape is not None:
+                    check = {k: v for k, v in body.items() if k != "ResponseMetadata"}
+                    report = ParamValidator().validate(check, _shape)
+                    assert not report.has_errors(), report.generate_report()
+                return AWSResponse("https://stub.invalid/", status, {}, None), body
+
+            meta.events.register(f"before-call.{meta.service_model.service_id.hyphenize()}.{operation}", answer)
+
+
+@pytest.fixture
+def aws_stubs(monkeypatch: pytest.MonkeyPatch) -> AwsStubs:
+    from ecrdoctor.aws import AwsGateway
+
+    stubs = AwsStubs()
+    monkeypatch.setattr(AwsGateway, "default_client_hooks", [stubs.hook])
+    return stubs
+
+
 @pytest.fixture
 def schema_validator() -> Callable[[object], None]:
     import jsonschema

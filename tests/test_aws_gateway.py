@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ecrdoctor.aws import ALLOWED_OPERATIONS, AwsGateway, OperationNotAllowed
-from tests.conftest import MotoServer
+from tests.conftest import AwsStubs, MotoServer
 
 
 def test_allowed_operation_reaches_moto(moto: MotoServer) -> None:
@@ -111,3 +111,23 @@ def test_credentials_name_the_provider_and_hide_the_secret(moto: MotoServer) -> 
     assert facts.access_key_hint == "…ABCD"
     assert "moto-secret-key-do-not-print" not in repr(facts)
     assert gw.redactor.text("x moto-secret-key-do-not-print y") == "x [REDACTED] y"
+
+
+def test_stubbed_operation_answers_beside_real_moto_calls(moto: MotoServer, aws_stubs: AwsStubs) -> None:
+    """Stubs only for what moto lacks (here DescribePullThroughCacheRules); the rest still reaches moto."""
+    aws_stubs.add("ecr", "DescribePullThroughCacheRules", {"pullThroughCacheRules": [
+        {"ecrRepositoryPrefix": "docker-hub", "upstreamRegistryUrl": "registry-1.docker.io"}]})
+    moto.boto3_client("ecr").create_repository(repositoryName="team/app")
+    client = AwsGateway(region="us-east-1").client("ecr")
+    assert client.describe_pull_through_cache_rules()["pullThroughCacheRules"][0]["ecrRepositoryPrefix"] == "docker-hub"
+    assert client.describe_repositories()["repositories"][0]["repositoryName"] == "team/app"
+    with pytest.raises(OperationNotAllowed):
+        client.create_pull_through_cache_rule(ecrRepositoryPrefix="x", upstreamRegistryUrl="quay.io")
+
+
+def test_stubbed_error_is_a_real_client_error(aws_stubs: AwsStubs, moto: MotoServer) -> None:
+    aws_stubs.add("ecr", "ValidatePullThroughCacheRule", error_code="PullThroughCacheRuleNotFoundException",
+                  message="rule not found")
+    client = AwsGateway(region="us-east-1").client("ecr")
+    with pytest.raises(client.exceptions.PullThroughCacheRuleNotFoundException):
+        client.validate_pull_through_cache_rule(ecrRepositoryPrefix="docker-hub")
