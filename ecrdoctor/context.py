@@ -85,6 +85,10 @@ class _Once(Generic[T]):
         self._value: Optional[T] = None
         self._error: Optional[BaseException] = None
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
     def get(self) -> T:
         with self._lock:
             if not self._done:
@@ -142,6 +146,17 @@ class Context:
         value: T = once.get()
         return value
 
+    def known_fact(self, name: str) -> Any:
+        """A shared fact if some check already computed it successfully, else None (never computes)."""
+        with self._facts_lock:
+            once = self._facts.get(name)
+        if once is None or not once.done:
+            return None
+        try:
+            return once.get()
+        except Exception:
+            return None
+
     @property
     def image(self) -> Optional[ImageReference]:
         return self.target_spec.image if self.target_spec else None
@@ -155,6 +170,14 @@ class Context:
         if spec is None:
             return Target()
         reg, ref = spec.registry, spec.image
+        kind, prefix = reg.kind, None
+        rules = self.known_fact("aws.pull_through_rules")
+        if rules and ref is not None:
+            from ecrdoctor.awsfacts import match_rule
+
+            rule = match_rule(rules, ref.repository)
+            if rule is not None:
+                kind, prefix = "pull-through", rule.prefix
         return Target(
             image=spec.text,
             registry=ref.registry if ref else reg.host,
@@ -162,8 +185,8 @@ class Context:
             region=reg.region or (reg.api_region if reg.kind == "public" else None),
             repository=ref.repository if ref else None,
             reference=ref.reference if ref else None,
-            kind=reg.kind,
-            ptc_prefix=None,
+            kind=kind,
+            ptc_prefix=prefix,
         )
 
     def docker_config(self) -> DockerClientConfig:

@@ -6,7 +6,7 @@ import pytest
 
 from ecrdoctor.awsfacts import PullThroughRule, auth_token, match_rule, parse_denial, repository
 from ecrdoctor.context import Context, RunOptions
-from tests.conftest import MotoServer
+from tests.conftest import AwsStubs, MotoServer
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
 
@@ -81,3 +81,15 @@ def test_repository_lookup_finds_or_reports_missing(moto: MotoServer) -> None:
     assert found.exists and found.repository is not None and found.repository["repositoryName"] == "team/app"
     missing = repository(Context.create(RunOptions(image=IMAGE.replace("team/app", "team/ap"))))
     assert missing.missing and "does not exist" in (missing.error_message or "")
+
+
+def test_report_target_is_pull_through_when_a_rule_matches(moto: MotoServer, aws_stubs: AwsStubs) -> None:
+    """DescribePullThroughCacheRules comes from aws_stubs: moto does not implement it."""
+    from ecrdoctor.awsfacts import pull_through_rules
+
+    aws_stubs.add("ecr", "DescribePullThroughCacheRules", {"pullThroughCacheRules": [
+        {"ecrRepositoryPrefix": "docker-hub", "upstreamRegistryUrl": "registry-1.docker.io"}]})
+    ctx = Context.create(RunOptions(image="123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx"))
+    assert ctx.target().kind == "private"  # nothing fetched the rules yet: the report says what it knows
+    pull_through_rules(ctx)
+    assert (ctx.target().kind, ctx.target().ptc_prefix) == ("pull-through", "docker-hub")
