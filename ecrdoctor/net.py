@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
-from dataclasses import dataclass
-from typing import Optional, Protocol
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Protocol
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -20,12 +22,28 @@ class ProbeResult:
     address: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class HttpResult:
+    """One HTTP exchange: the status and headers (names in lower case) and the start of the body, or the error."""
+
+    url: str
+    status: Optional[int]  # None: no answer (see error, timed_out)
+    duration_ms: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str = ""
+    error: Optional[str] = None
+    timed_out: bool = False
+
+
 class NetProbe(Protocol):
     """The seam checks use for the network; the network checks add DNS, TLS and HTTP probes to it."""
 
     def resolve(self, host: str, timeout: float) -> ProbeResult: ...
 
     def tcp(self, host: str, port: int, timeout: float) -> ProbeResult: ...
+
+    def http(self, method: str, url: str, headers: Optional[Mapping[str, str]] = None, timeout: float = 1.0,
+             proxy: Optional[str] = None) -> HttpResult: ...
 
 
 class SocketProbe:
@@ -51,6 +69,40 @@ class SocketProbe:
         except OSError as exc:
             return ProbeResult(target, False, _ms(started), error=exc.strerror or str(exc))
         return ProbeResult(target, True, _ms(started), address=str(peer))
+
+    def http(self, method: str, url: str, headers: Optional[Mapping[str, str]] = None, timeout: float = 1.0,
+             proxy: Optional[str] = None, limit: int = 65536) -> HttpResult:
+        """One request; `timeout` bounds the connect and each read. Direct unless a `proxy` URL is given."""
+        started = time.monotonic()
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn: http.client.HTTPConnection
+        if proxy:
+            p = urlsplit(proxy)
+            if parts.scheme == "https":  # CONNECT tunnel through the proxy
+                conn = http.client.HTTPSConnection(p.hostname or "", p.port or 80, timeout=timeout)
+                conn.set_tunnel(host, port or 443)
+            else:  # plain HTTP: the absolute URL goes to the proxy
+                conn = http.client.HTTPConnection(p.hostname or "", p.port or 80, timeout=timeout)
+                target = url
+        elif parts.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.request(method, target, headers=dict(headers or {}))
+            resp = conn.getresponse()
+            body = resp.read(limit).decode("utf-8", errors="replace")
+            found = {k.lower(): v for k, v in resp.getheaders()}
+            return HttpResult(url, resp.status, _ms(started), found, body)
+        except socket.timeout:
+            return HttpResult(url, None, _ms(started), error=f"no answer within {timeout:g} s", timed_out=True)
+        except (OSError, http.client.HTTPException) as exc:
+            why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            return HttpResult(url, None, _ms(started), error=why)
+        finally:
+            conn.close()
 
 
 def _ms(started: float) -> int:
