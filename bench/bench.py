@@ -32,6 +32,27 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
 DEADLINE = 3.0  # --timeout of the run against the endpoint that never answers
 UNITS = {"wall": ("s", "%.3f"), "rss": ("MB", "%.1f")}
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# team/app:1.4 as `docker buildx build --platform linux/amd64,linux/arm64 --push` leaves it: two OCI image
+# manifests pushed by digest, then the image index under the tag, so the ECR checks find a real image.
+SETUP = """
+import boto3, hashlib, json
+ecr = boto3.client("ecr")
+ecr.create_repository(repositoryName="team/app")
+sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()
+entries = []
+for arch, variant in (("amd64", None), ("arm64", "v8")):
+    config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(arch.encode()),
+                    "size": 31457280}]})
+    ecr.put_image(repositoryName="team/app", imageManifest=manifest, imageDigest=sha(manifest.encode()))
+    platform = {"architecture": arch, "os": "linux", **({"variant": variant} if variant else {})}
+    entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(manifest.encode()),
+                    "size": len(manifest), "platform": platform})
+index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+ecr.put_image(repositoryName="team/app", imageManifest=json.dumps(index), imageTag="1.4")
+"""
 
 
 @dataclass
@@ -89,7 +110,7 @@ def isolate_network() -> str:
 
 
 class Lab:
-    """A temp HOME with a docker config, moto_server holding `team/app`, and a listener that never answers."""
+    """A temp HOME with a docker config, moto_server holding `team/app:1.4`, and a listener that never answers."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.home = tmp, tmp / "home"
@@ -117,10 +138,9 @@ class Lab:
                 if time.monotonic() > deadline or self.moto.poll() is not None:
                     raise RuntimeError("moto_server did not start: " + log.read_text()[-2000:]) from None
                 time.sleep(0.05)
-        setup = "import boto3; boto3.client('ecr').create_repository(repositoryName='team/app')"
-        made = run([sys.executable, "-c", setup], self.env(self.moto_url), timeout=30)
+        made = run([sys.executable, "-c", SETUP], self.env(self.moto_url), timeout=30)
         if made.rc != 0:
-            raise RuntimeError("creating team/app in moto failed: " + made.stderr[-2000:])
+            raise RuntimeError("creating team/app:1.4 in moto failed: " + made.stderr[-2000:])
         sink = socket.socket()
         self.socks.append(sink)
         sink.bind(("127.0.0.1", 0))
@@ -168,8 +188,95 @@ def outcome(r: Run) -> str:
     return f"rc {r.rc}; diagnosis {','.join(report['diagnosis']) or 'none'}; {', '.join(other) or 'all pass'}"
 
 
+def applicable(r: Run) -> str:
+    """How many checks ran, how many did not apply, and any check held back by a failed requirement."""
+    try:
+        results = json.loads(r.stdout)["results"]
+    except (ValueError, KeyError):
+        return outcome(r)
+    skipped = [x for x in results if x["status"] == "skip"]
+    blocked = [x["id"] for x in skipped if x["summary"].startswith("needs ")]
+    ecr = ", ".join(f"{x['id']} {x['status']}" for x in results if x["id"].startswith("ecr."))
+    return (f"rc {r.rc}; {len(results) - len(skipped)} checks ran, {len(skipped)} did not apply"
+            + (f" (blocked: {','.join(blocked)})" if blocked else "") + (f"; {ecr}" if ecr else ""))
+
+
 def ecrdoctor(*args: str, endpoint: str = "moto_url") -> Callable[[Lab], Run]:
     return lambda lab: run([ECRDOCTOR, *args], lab.env(getattr(lab, endpoint)))
+
+
+LOG_TAIL_BYTES = 4 << 20  # real lines at each end of the 1 GiB log; the gibibyte between them is a sparse hole
+
+
+@dataclass
+class LogRun(Run):
+    process_wall: float = 0.0  # the whole ecrdoctor process, fork to reap
+    base_rss: float = 0.0  # peak RSS of the same run on a HOME without a log
+    status: str = ""
+
+
+def _helper_log(end: float, count: int) -> bytes:
+    """`count` requests of docker-credential-ecr-login for IMAGE's registry, 11 s apart and ending at `end` (Unix
+    time), in the logrus format helper 0.6 writes; every 400th fails with AccessDenied, for the classifier to name."""
+    host = IMAGE.split("/")[0]
+    account, region = host.split(".")[0], host.split(".")[3]
+    lines = []
+    for i in range(count):
+        t = time.strftime('time="%Y-%m-%dT%H:%M:%SZ"', time.gmtime(end - 11 * (count - i)))
+        lines.append(f'{t} level=debug msg="Retrieving credentials" region={region} registry={account} '
+                     f"serverURL={host} service=ecr\n{t} level=debug msg=\"Checking file cache\" registry={account}\n")
+        if i % 400 == 399:
+            lines.append(f'{t} level=debug msg="Calling ECR.GetAuthorizationToken" registry={account}\n{t} '
+                         'level=error msg="Error retrieving credentials" error="ecr: Failed to get authorization '
+                         "token: operation error ECR: GetAuthorizationToken, https response error StatusCode: 400, "
+                         f"RequestID: 5f0c, api error AccessDeniedException: User: arn:aws:sts::{account}:assumed-role/"
+                         f"node-role/i-0123456789abcdef0 is not authorized to perform: ecr:GetAuthorizationToken on "
+                         'resource: *"\n')
+        else:
+            lines.append(f'{t} level=debug msg="Using cached token" registry={account}\n')
+    return "".join(lines).encode()
+
+
+def _log_homes(lab: Lab) -> tuple:
+    """Two HOMEs beside the lab's, with its docker config: one with a 1 GiB ecr-login.log (made once), one without."""
+    big, bare = lab.tmp / "home-1gib-log", lab.tmp / "home-no-log"
+    for home in (big, bare):
+        if not home.exists():
+            shutil.copytree(lab.home / ".docker", home / ".docker")
+    log = big / ".ecr" / "log" / "ecr-login.log"
+    if not log.exists():
+        log.parent.mkdir(parents=True)
+        now = time.time()
+        head, tail = _helper_log(now - 40 * 86400, 9000), _helper_log(now, 9000)
+        with open(log, "wb") as fh:
+            fh.write(head[:LOG_TAIL_BYTES])  # last month's requests
+            fh.truncate((1 << 30) - LOG_TAIL_BYTES)
+            fh.seek(0, 2)
+            cut = tail.index(b"\n", len(tail) - LOG_TAIL_BYTES) + 1 if len(tail) > LOG_TAIL_BYTES else 0
+            fh.write(tail[cut:])  # the last day, up to now
+    return big, bare
+
+
+def helper_log_1gib(lab: Lab) -> LogRun:
+    """SPEC §8: helper.log on a 1 GiB ecr-login.log. `wall` is the check's own duration from the report (the
+    process adds the interpreter's start-up); `rss` is the peak RSS above the same run on a HOME with no log."""
+    big, bare = _log_homes(lab)
+    args = [ECRDOCTOR, "check", IMAGE, "--only", "helper.log", "--format", "json"]
+    base = run(args, {**lab.env(lab.moto_url), "HOME": str(bare)})
+    r = run(args, {**lab.env(lab.moto_url), "HOME": str(big)})
+    try:
+        result = next(x for x in json.loads(r.stdout)["results"] if x["id"] == "helper.log")
+        check_s, status = result["duration_ms"] / 1000, f"{result['status']}: {result['summary'][:50]}"
+    except (ValueError, KeyError, StopIteration):
+        check_s, status = r.wall, f"no helper.log result: {(r.stderr or r.stdout).strip()[-80:]!r}"
+    return LogRun(check_s, r.rss - base.rss, r.rc, r.stdout, r.stderr, r.wall, base.rss, status)
+
+
+def log_note(r: Run) -> str:
+    if not isinstance(r, LogRun):
+        return f"rc {r.rc}"
+    return (f"rc {r.rc}; {r.status}; process {r.process_wall:.3f} s, peak RSS {r.rss + r.base_rss:.1f} MB "
+            f"vs {r.base_rss:.1f} MB with no log")
 
 
 BENCHES = [
@@ -177,9 +284,13 @@ BENCHES = [
     Bench("ecrdoctor checks", ecrdoctor("checks"), {"wall": 0.30}),
     Bench("check IMAGE --format json (moto)", ecrdoctor("check", IMAGE, "--format", "json"),
           {"wall": 1.0, "rss": 150.0}, outcome),
+    Bench("check IMAGE with every check that applies", ecrdoctor("check", IMAGE, "--format", "json"),
+          {"wall": 1.0}, applicable),
     Bench(f"check IMAGE --timeout {DEADLINE:g} (endpoint hangs)",
           ecrdoctor("check", IMAGE, "--timeout", f"{DEADLINE:g}", "--format", "json", endpoint="sink_url"),
           {"wall": DEADLINE + 1.0}, outcome),
+    Bench("helper.log, 1 GiB log (check; extra over none)", helper_log_1gib, {"wall": 0.2, "rss": 50.0},
+          log_note),
 ]
 
 

@@ -120,7 +120,17 @@ def report_text(report: Report, verbose: bool = False, color: bool = False,
 
     for area in sorted({r.area for r in report.results}, key=lambda a: (area_rank(a), a)):
         console.print(f"[bold]{escape(area)}[/]")
-        for r in (r for r in report.results if r.area == area):
+        shown_skips: set[str] = set()
+        in_area = [r for r in report.results if r.area == area]
+        for r in in_area:
+            if r.status is Status.SKIP and not verbose:
+                # skips that share a reason ("needs aws.identity") take one line, not one each
+                if r.summary in shown_skips:
+                    continue
+                shown_skips.add(r.summary)
+                same = [x.id for x in in_area if x.status is Status.SKIP and x.summary == r.summary]
+                out.line(f"{', '.join(same)}  {r.summary}", indent="  ", markup=mark(r.status))
+                continue
             out.line(f"{r.id}  {r.summary}", indent="  ", markup=mark(r.status))
             if r.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose:
                 for detail in r.details:
@@ -149,7 +159,7 @@ def catalogue_text(catalogue: Catalogue, width: Optional[int] = None) -> str:
     console, buf = _console(False, width)
     w = max((len(c.id) for c in catalogue.checks), default=10)
     for c in catalogue.checks:
-        console.print(escape(f"{c.id:<{w}}  {c.area:<9} {c.title}"))
+        console.print(escape(f"{c.id:<{w}}  {c.area:<9} {c.title}"), soft_wrap=True)
     for f in catalogue.failures:
         console.print(escape(f"(could not load {f.module}: {f.message})"))
     return buf.getvalue()

@@ -43,6 +43,8 @@ def hermetic_env(home: Path, **extra: str) -> dict[str, str]:
         AWS_CONFIG_FILE=str(home / ".aws" / "config"),
         AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
         AWS_ECR_CACHE_DIR=str(home / ".ecr"),
+        # a safety net: any AWS call a test forgot to point at moto is refused on loopback (port 9)
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
         PYTHONDONTWRITEBYTECODE="1",
     )
     env.update(extra)

@@ -12,7 +12,9 @@ from typing import Callable
 
 import pytest
 
+from tests.checks.test_ecr import push_index
 from tests.conftest import MotoServer, ecrdoctor_exe, hermetic_env, run_cli, write_docker_config, write_plugin
+from tests.dockerd_fixtures import Dockerd, dockerd_fixture  # noqa: F401 - the `dockerd` fixture
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -28,8 +30,12 @@ def sleepy(ctx):
 """
 
 
-def env_for(home: Path, moto: MotoServer, **extra: str) -> dict[str, str]:
-    return hermetic_env(home, **moto.env(), **extra)
+def env_for(home: Path, moto: MotoServer, dockerd: Dockerd, **extra: str) -> dict[str, str]:
+    """A host whose AWS side lives in moto (team/app:1.4 pushed) and whose docker daemon is real."""
+    ecr = moto.boto3_client("ecr")
+    ecr.create_repository(repositoryName="team/app")
+    push_index(ecr, "1.4", ["linux/amd64", "linux/arm64/v8"])
+    return hermetic_env(home, **moto.env(), DOCKER_HOST=dockerd.url, **extra)
 
 
 def helper_config(home: Path) -> None:
@@ -48,10 +54,10 @@ def test_help_and_version_through_both_entry_points(home: Path) -> None:
         assert sub.returncode == 0 and "Usage" in sub.stdout, command
 
 
-def test_healthy_host_exits_0_and_json_validates(home: Path, moto: MotoServer,
+def test_healthy_host_exits_0_and_json_validates(home: Path, moto: MotoServer, dockerd: Dockerd,
                                                  schema_validator: Callable[[object], None]) -> None:
     helper_config(home)
-    out = run_cli(["check", IMAGE, "--format", "json"], env_for(home, moto))
+    out = run_cli(["check", IMAGE, "--format", "json"], env_for(home, moto, dockerd))
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     schema_validator(report)
@@ -59,11 +65,15 @@ def test_healthy_host_exits_0_and_json_validates(home: Path, moto: MotoServer,
     assert report["target"]["account"] == "123456789012" and report["target"]["repository"] == "team/app"
     statuses = {r["id"]: r["status"] for r in report["results"]}
     assert statuses["docker.credentials"] == "pass" and statuses["aws.identity"] == "info"
+    for cid in ("ecr.repository", "ecr.image", "ecr.platform", "runtime.docker", "iam.auth-token"):
+        assert statuses[cid] == "pass", (cid, report["results"])
+    assert not [r for r in report["results"] if r["status"] in ("fail", "error")]
     assert out.stderr == ""  # no progress line when stderr is not a terminal
 
 
-def test_missing_helper_config_exits_1_and_text_names_cause_and_fix(home: Path, moto: MotoServer) -> None:
-    out = run_cli(["check", IMAGE], env_for(home, moto))
+def test_missing_helper_config_exits_1_and_text_names_cause_and_fix(home: Path, moto: MotoServer,
+                                                                   dockerd: Dockerd) -> None:
+    out = run_cli(["check", IMAGE], env_for(home, moto, dockerd))
     assert out.returncode == 1
     text = out.stdout
     assert "\x1b[" not in text  # piped: no ANSI codes
@@ -73,10 +83,10 @@ def test_missing_helper_config_exits_1_and_text_names_cause_and_fix(home: Path, 
             "123456789012.dkr.ecr.us-east-1.amazonaws.com") in diagnosis
 
 
-def test_json_to_output_file(home: Path, moto: MotoServer, tmp_path: Path,
+def test_json_to_output_file(home: Path, moto: MotoServer, dockerd: Dockerd, tmp_path: Path,
                              schema_validator: Callable[[object], None]) -> None:
     target = tmp_path / "report.json"
-    out = run_cli(["check", IMAGE, "--format", "json", "-o", str(target)], env_for(home, moto))
+    out = run_cli(["check", IMAGE, "--format", "json", "-o", str(target)], env_for(home, moto, dockerd))
     assert out.returncode == 1 and out.stdout == ""
     report = json.loads(target.read_text())
     schema_validator(report)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ecrdoctor.catalogue import load_catalogue
-from tests.conftest import FakeImds, ec2_root, hermetic_env, run_cli
+from tests.conftest import FakeImds, MotoServer, ec2_root, hermetic_env, run_cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SPEC_IDS_SO_FAR = ("target.reference", "docker.config", "docker.credentials", "aws.credentials", "aws.identity")
@@ -40,14 +40,16 @@ def _readme_sample() -> str:
 
 def _normalise(text: str) -> str:
     text = re.sub(r"(?m)^Host .*$", "Host <host>", text)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text)
     return re.sub(r"(?m) in \d+\.\d s$", " in <t> s", text)
 
 
-def test_readme_sample_output_is_what_the_tool_prints(tmp_path: Path, fake_imds: FakeImds) -> None:
-    """The README shows a real run: an EC2 host with no instance profile and no docker config."""
+def test_readme_sample_output_is_what_the_tool_prints(tmp_path: Path, fake_imds: FakeImds, moto: MotoServer) -> None:
+    """The README shows a real run: an EC2 host with no instance profile and no docker config (AWS is moto)."""
     root = ec2_root(tmp_path / "root")
     (root / "home/ec2-user").mkdir(parents=True)
-    env = hermetic_env(tmp_path / "unused", HOME="/home/ec2-user", AWS_EC2_METADATA_SERVICE_ENDPOINT=fake_imds.url)
+    env = hermetic_env(tmp_path / "unused", HOME="/home/ec2-user", AWS_EC2_METADATA_SERVICE_ENDPOINT=fake_imds.url,
+                       AWS_ENDPOINT_URL=moto.url)
     del env["AWS_EC2_METADATA_DISABLED"]
     out = run_cli(["check", "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4", "--root", str(root)], env)
     assert out.returncode == 1, out.stderr
