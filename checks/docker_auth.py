@@ -27,6 +27,7 @@ from ecrdoctor.dockerconfig import (
     parse_config,
     resolve_credentials,
 )
+from ecrdoctor.dockerfacts import docker_cli_version
 from ecrdoctor.ecrtoken import (
     TOKEN_LIFETIME,
     EcrTokenInfo,
@@ -52,29 +53,6 @@ Version = Tuple[int, int, int]
 
 
 # == shared facts and small pure helpers ================================================================
-
-def parse_docker_version(text: str) -> Optional[Version]:
-    """`Docker version 28.2.2, build e6534b4` -> (28, 2, 2); None for anything else."""
-    m = re.search(r"Docker version (\d+)\.(\d+)\.(\d+)", text or "")
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-
-
-def docker_cli_version(ctx: Context) -> Optional[Version]:
-    """The docker CLI's own version (`docker --version` needs no daemon), once per run; None when unknown.
-
-    Not run under --root: the binaries of a mounted disk are not this host's to execute."""
-
-    def compute() -> Optional[Version]:
-        if ctx.options.root:
-            return None
-        exe = ctx.host.which("docker")
-        if exe is None:
-            return None
-        res = ctx.run([exe, "--version"], timeout=3)
-        return parse_docker_version(res.stdout) if res.returncode == 0 else None
-
-    return ctx.fact("docker_cli_version", compute)
-
 
 def _v(version: Version) -> str:
     return ".".join(str(n) for n in version)

@@ -11,7 +11,6 @@ from ecrdoctor.api import Fix, Outcome, check, error, fail, info, passed, skip, 
 from ecrdoctor.context import Context
 from ecrdoctor.daemon import (
     DEFAULT_SOCKET,
-    CliVersion,
     DaemonConfig,
     DaemonError,
     DockerEndpoint,
@@ -26,16 +25,15 @@ from ecrdoctor.daemon import (
     mirror_host,
     mirror_problem,
     no_proxy_covers,
-    parse_cli_version,
     parse_daemon_config,
     parse_docker_host,
     parse_version,
 )
+from ecrdoctor.dockerfacts import InstalledDocker, installed_docker, run_version
 from ecrdoctor.host import FileRead
 from ecrdoctor.reference import parse_registry_host
 
 SYSTEM_DAEMON_JSON = "/etc/docker/daemon.json"
-DOCKERD_DIRS = "/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin:/bin:/sbin"
 SUDO_TRAP = ("Do not work around it with `sudo docker pull`: as root, docker reads /root/.docker/config.json, which "
              "usually has no ECR credential helper, and the pull then fails with `no basic auth credentials`.")
 
@@ -88,46 +86,12 @@ def daemon_probe(ctx: Context) -> DaemonProbe:
     return ctx.fact("runtime.daemon", probe)
 
 
-@dataclass(frozen=True)
-class InstalledDocker:
-    """The docker CLI on the PATH docker runs with (and its version), and where dockerd is installed."""
-
-    cli_path: Optional[str]
-    cli: Optional[CliVersion]
-    cli_problem: Optional[str]
-    dockerd_path: Optional[str]
-
-
-def _run_version(ctx: Context, path: str) -> Tuple[Optional[CliVersion], Optional[str]]:
-    res = ctx.run([str(ctx.host.path(path)), "--version"], timeout=5)
-    if res.not_found or res.timed_out or res.returncode != 0:
-        why = "timed out" if res.timed_out else (res.stderr.strip().splitlines() or ["failed"])[0][:120]
-        return None, f"`{path} --version` {why}"
-    try:
-        return parse_cli_version(res.stdout or res.stderr), None
-    except DaemonError as exc:
-        return None, exc.message
-
-
-def installed_docker(ctx: Context) -> InstalledDocker:
-    """`docker --version` (it needs no daemon) and where dockerd is, once per run."""
-
-    def look() -> InstalledDocker:
-        cli_path = ctx.host.which("docker")
-        cli, problem = _run_version(ctx, cli_path) if cli_path else (None, "no `docker` on PATH")
-        path = ctx.host.env.get("PATH", "")
-        dockerd_path = ctx.host.which("dockerd", path=f"{path}:{DOCKERD_DIRS}" if path else DOCKERD_DIRS)
-        return InstalledDocker(cli_path, cli, problem, dockerd_path)
-
-    return ctx.fact("runtime.installed_docker", look)
-
-
 def installed_dockerd_version(ctx: Context) -> Optional[Version]:
     """`dockerd --version` of the installed daemon (what will run after a restart), once per run."""
 
     def look() -> Optional[Version]:
         path = installed_docker(ctx).dockerd_path
-        found = _run_version(ctx, path)[0] if path else None
+        found = run_version(ctx, path)[0] if path else None
         return found.version if found else None
 
     return ctx.fact("runtime.dockerd_version", look)

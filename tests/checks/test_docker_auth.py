@@ -21,6 +21,7 @@ import pytest
 
 from ecrdoctor.catalogue import Catalogue, causal_rank
 from ecrdoctor.context import Context, RunOptions
+from ecrdoctor.dockerfacts import docker_cli_version, installed_docker
 from ecrdoctor.doctor import run_check
 from ecrdoctor.ecrtoken import decode_ecr_auth
 from ecrdoctor.model import Report, Result, Status
@@ -814,12 +815,25 @@ def test_aws_profile_names_from_config_and_credentials() -> None:
     ("Docker version 20.10.24+dfsg1, build 297e128\n", (20, 10, 24)),
     ("podman version 4.9.3\n", None),
 ])
-def test_docker_cli_version_line(text: str, version: Optional[tuple[int, int, int]]) -> None:
-    assert auth_checks.parse_docker_version(text) == version
+def test_docker_cli_version_line(bin_dir: Path, text: str, version: Optional[tuple[int, int, int]]) -> None:
+    make_executable(bin_dir, "docker", f"printf '{text}'\n")
+    ctx = Context.create(RunOptions(timeout=20))
+    assert docker_cli_version(ctx) == version
 
 
 def test_real_docker_cli_version_is_read_once(bin_dir: Path) -> None:
     real(bin_dir, DOCKER_28_2)
     ctx = Context.create(RunOptions(timeout=20))
-    assert auth_checks.docker_cli_version(ctx) == (28, 2, 2)
+    assert docker_cli_version(ctx) == (28, 2, 2)
     assert datetime.now(timezone.utc).year >= 2025  # tokens in these tests are built relative to the real clock
+
+
+def test_docker_version_is_run_once_for_the_auth_and_runtime_checks(bin_dir: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    make_executable(bin_dir, "docker", f'echo "$@" >> {calls}\necho "Docker version 28.2.2, build e6534b4"\n')
+    ctx = Context.create(RunOptions(timeout=20))
+    assert docker_cli_version(ctx) == (28, 2, 2)
+    installed = installed_docker(ctx)
+    assert installed.cli is not None and installed.cli.version.text == "28.2.2"
+    assert docker_cli_version(ctx) == (28, 2, 2)
+    assert calls.read_text().splitlines() == ["--version"]
