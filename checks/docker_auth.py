@@ -15,6 +15,7 @@ from ecrdoctor.checks.docker_config import credhelper_command, login_command
 
 from ecrdoctor.api import Fix, Outcome, Status, check, fail, passed, skip, warn
 from ecrdoctor.context import Context
+from ecrdoctor.distro import distro_ids, ecr_helper_install_commands
 from ecrdoctor.dockerconfig import (
     AuthEntry,
     ConfigError,
@@ -344,33 +345,6 @@ def _headless(ctx: Context) -> bool:
         env.get(n) for n in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"))
 
 
-def _os_release(ctx: Context) -> Dict[str, str]:
-    out: Dict[str, str] = {}
-    for line in (ctx.host.read_text("/etc/os-release", limit=8192).text or "").splitlines():
-        k, eq, v = line.partition("=")
-        if eq:
-            out[k.strip()] = v.strip().strip('"\'')
-    return out
-
-
-def _distro_ids(ctx: Context) -> set[str]:
-    rel = _os_release(ctx)
-    return {rel.get("ID", "")} | set(rel.get("ID_LIKE", "").split())
-
-
-def ecr_helper_install_command(ctx: Context) -> Optional[str]:
-    """The distribution's install command for docker-credential-ecr-login (host-side.md 1.3 "Packages")."""
-    rel = _os_release(ctx)
-    ids = _distro_ids(ctx)
-    if "amzn" in ids:
-        if rel.get("VERSION_ID", "").startswith("2023"):
-            return "sudo dnf install -y amazon-ecr-credential-helper"
-        return "sudo amazon-linux-extras enable docker && sudo yum install -y amazon-ecr-credential-helper"
-    if ids & {"debian", "ubuntu"}:
-        return "sudo apt-get install -y amazon-ecr-credential-helper"
-    return None
-
-
 @dataclass(frozen=True)
 class _Use:
     """One helper the config makes docker run, in which role, and whether the image's registry depends on it."""
@@ -416,7 +390,7 @@ def _replace_store_fix(ctx: Context, use: _Use, why: str) -> Fix:
     private = reg is not None and reg.kind == "private" and use.host is not None
     if use.auto:
         cmds = [credhelper_command(path, use.host)] if private and use.host else []
-        if _distro_ids(ctx) & {"debian", "ubuntu"}:
+        if distro_ids(ctx) & {"debian", "ubuntu"}:
             cmds.append("sudo apt-get remove -y golang-docker-credential-helpers")
         return Fix(f"{why} Any credHelpers entry stops docker auto-detecting a store; or remove the distribution "
                    "package that installed the store's helper.", tuple(cmds))
@@ -450,9 +424,8 @@ def _judge_use(ctx: Context, use: _Use, version: Optional[Version]) -> Tuple[Sta
         details.append(f"PATH: {ctx.host.env.get('PATH', '')}")
         close = difflib.get_close_matches(use.name, KNOWN_HELPERS, n=1, cutoff=0.75)
         if use.name == "ecr-login":
-            install = ecr_helper_install_command(ctx)
             fix = Fix("Install the Amazon ECR credential helper where docker finds it (/usr/bin).",
-                      (install,) if install else ())
+                      ecr_helper_install_commands(ctx))
         elif close and close[0] != use.name:
             summary += f" (did you mean {close[0]}?)"
             cmd = set_creds_store_command(path, close[0]) if use.role == "credsStore" else \

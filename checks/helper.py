@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ecrdoctor.api import Fix, Outcome, SkipCheck, check, error, fail, info, passed, skip, warn
 from ecrdoctor.context import Context
+from ecrdoctor.distro import ecr_helper_install_commands, os_id
 from ecrdoctor.dockerconfig import resolve_credentials
 from ecrdoctor.ecrlogin import (
     CACHE_VERSION,
@@ -114,27 +115,6 @@ def _snapshot(ctx: Context) -> HelperFiles:
     return HelperFiles(sizes, max(found)[1] if found else None, cache)
 
 
-def _os_id(ctx: Context) -> Optional[str]:
-    values: Dict[str, str] = {}
-    for line in (ctx.host.read_text("/etc/os-release").text or "").splitlines():
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip('"')
-    ids = [values.get("ID", "")] + values.get("ID_LIKE", "").split()
-    if values.get("ID") == "amzn":
-        return "amzn2023" if values.get("VERSION_ID", "").startswith("2023") else "amzn2"
-    return "debian" if {"debian", "ubuntu"} & set(ids) else None
-
-
-def install_commands(ctx: Context) -> Tuple[str, ...]:
-    """The package that ships the helper, for this host's distribution (research host-side.md §1.3)."""
-    al2023 = "sudo dnf install -y amazon-ecr-credential-helper"
-    debian = "sudo apt-get install -y amazon-ecr-credential-helper"
-    os_id = _os_id(ctx)
-    if os_id == "amzn2":
-        return ("sudo amazon-linux-extras enable docker && sudo yum install -y amazon-ecr-credential-helper",)
-    return {"amzn2023": (al2023,), "debian": (debian,)}.get(os_id or "", (al2023, debian))
-
-
 def fix_facts(ctx: Context) -> FixFacts:
     env, reg = ctx.host.env, ctx.registry
     region = reg.api_region if reg and reg.is_ecr else env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
@@ -144,7 +124,7 @@ def fix_facts(ctx: Context) -> FixFacts:
         proxy_set=bool(env.get("HTTPS_PROXY") or env.get("https_proxy")),
         no_proxy=env.get("NO_PROXY") or env.get("no_proxy") or "", ca_bundle=env.get("AWS_CA_BUNDLE") or None,
         user=ctx.host.current_user().name, sudo_user=ctx.host.sudo_user, cache_dir=cache_dir(ctx),
-        log_path=log_paths(ctx)[0], os_id=_os_id(ctx), config_path=ctx.docker_config().location.path,
+        log_path=log_paths(ctx)[0], os_id=os_id(ctx), config_path=ctx.docker_config().location.path,
     )
 
 
@@ -209,7 +189,7 @@ def _missing(ctx: Context, who: str) -> Outcome:
                             (f"sudo ln -s {shlex.quote(off_path[0])} {shlex.quote(link)}",)),
                     evidence=evidence)
     return fail(f"{HELPER} is not installed: {who} names it, but no {HELPER} is on PATH ({path})",
-                details=details, fix=Fix("Install the Amazon ECR credential helper.", install_commands(ctx)),
+                details=details, fix=Fix("Install the Amazon ECR credential helper.", ecr_helper_install_commands(ctx)),
                 evidence=evidence)
 
 
@@ -272,13 +252,13 @@ def helper_installed(ctx: Context) -> Outcome:
     try:
         kind = binary_kind(read_head(ctx.host.path(exe), 20))
     except LogReadError as exc:
-        return fail(f"{exe} cannot be read: {exc.reason}", fix=Fix("Reinstall the helper.", install_commands(ctx)),
-                    evidence=evidence)
+        return fail(f"{exe} cannot be read: {exc.reason}",
+                    fix=Fix("Reinstall the helper.", ecr_helper_install_commands(ctx)), evidence=evidence)
     machine = platform.machine()
     expected = ELF_MACHINES.get(machine.lower())
     evidence.update(format=kind.format, architecture=kind.machine_name, host_architecture=machine)
     reinstall = Fix(f"Replace it with the helper built for {machine} (this removes the wrong binary).",
-                    (f"sudo rm {shlex.quote(exe)}", *install_commands(ctx)))
+                    (f"sudo rm {shlex.quote(exe)}", *ecr_helper_install_commands(ctx)))
     if kind.format in ("mach-o", "pe", "unknown"):
         what = {"mach-o": "a macOS (Mach-O) binary", "pe": "a Windows (PE) binary"}.get(kind.format, "no executable")
         return fail(f"{exe} is {what}, not a Linux executable: docker gets `exec format error`",
@@ -300,7 +280,7 @@ def helper_installed(ctx: Context) -> Outcome:
     if vt == (0, 3, 0):
         details.append("0.3.0 does not create ~/.ecr/log, so it writes no log until the directory exists (#162)")
     upgrade = Fix("Upgrade the helper (distribution packages can lag; the release binaries are newer).",
-                  install_commands(ctx))
+                  ecr_helper_install_commands(ctx))
     gaps = []
     if vt < (0, 5, 0):
         gaps.append("it cannot use IMDSv2, so on instances that require IMDSv2 it finds no instance-role "

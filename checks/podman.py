@@ -11,6 +11,7 @@ from ecrdoctor.checks.ecs import Finding, conclude, utc_now
 
 from ecrdoctor.api import Outcome, check, info
 from ecrdoctor.context import Context
+from ecrdoctor.distro import ecr_helper_install_commands
 from ecrdoctor.model import Status
 from ecrdoctor.nodeconfig import (
     AuthFileCandidate,
@@ -88,13 +89,6 @@ def _registries_conf(ctx: Context) -> Tuple[str, Dict[str, Any], Optional[str]]:
         return path, parse_toml(read.text), None
     except NodeConfigError as exc:
         return path, {}, None if exc.unsupported else f"{path} is not valid TOML ({exc})"
-
-
-def _install_command(ctx: Context) -> str:
-    release = ctx.host.read_text("/etc/os-release").text or ""
-    if "ID=debian" in release or "ID=ubuntu" in release:
-        return "sudo apt-get install -y amazon-ecr-credential-helper"
-    return "sudo dnf install -y amazon-ecr-credential-helper"
 
 
 def _writable_auth_file(ctx: Context) -> str:
@@ -235,7 +229,7 @@ def podman_credentials(ctx: Context) -> Outcome:
                 "is not on PATH: podman fails with `executable file not found in $PATH`", [],
                 "Install the Amazon ECR credential helper." if helper == "ecr-login" else
                 f"Install docker-credential-{helper}, or point the entry at ecr-login.",
-                (_install_command(ctx),) if helper == "ecr-login" else helper_fix))
+                ecr_helper_install_commands(ctx) if helper == "ecr-login" else helper_fix))
         elif helper in DESKTOP_STORES:
             findings.append(Finding(
                 Status.WARN, f"{origin} sends {host} to '{helper}', a store that returns only what `podman login` "
