@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
@@ -28,7 +27,6 @@ IMAGE_CAP = 10_000  # images listed at most, for near tags, recent pushes and th
 PAGE_SIZE = 1000  # DescribeRepositories / DescribeImages maxResults (the API's maximum)
 # The ECR console's default pull-through-cache prefixes (aws-side.md A7)
 CONSOLE_PTC_PREFIXES = ("ecr-public", "kubernetes", "quay", "docker-hub", "github")
-_XML_MESSAGE = re.compile(r"<Message>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</Message>", re.DOTALL)
 SOON = timedelta(days=7)  # an age rule due within this is a warning
 # platform.machine() -> (GOARCH, variant) as docker names the host's platform
 MACHINES = {
@@ -80,15 +78,8 @@ def _pull(ctx: Context, repository: Optional[str] = None, reference: Optional[st
     return f"docker pull {registry or ref.registry}/{repository or ref.repository}{reference}"
 
 
-def _plain(message: str) -> str:
-    """The sentence inside an XML error body; moto 5.1 wraps it in CDATA, which client_error_message misses."""
-    m = _XML_MESSAGE.search(message)
-    return m.group(1).strip() if m else message
-
-
 def _denied(code: str, message: str) -> Optional[str]:
     """A one-line account of an AccessDenied answer (moto's XML 403 included), else None."""
-    message = _plain(message)
     if code not in ("AccessDeniedException", "AccessDenied") and "not authorized to perform" not in message:
         return None
     d = awsfacts.parse_denial(message)
@@ -102,7 +93,7 @@ def _api_failure(exc: BaseException, what: str) -> SkipCheck:
         raise exc
     code, message = client_error_code(exc), client_error_message(exc)
     denied = _denied(code, message)
-    return SkipCheck(f"cannot tell {what}: {denied}" if denied else f"cannot tell {what}: {code}: {_plain(message)}")
+    return SkipCheck(f"cannot tell {what}: {denied}" if denied else f"cannot tell {what}: {code}: {message}")
 
 
 def _existing_repository(ctx: Context) -> awsfacts.RepositoryLookup:
@@ -289,7 +280,7 @@ def ecr_repository(ctx: Context) -> Outcome:
         code, message = lookup.error_code or "", lookup.error_message or ""
         denied = _denied(code, message)
         return skip(f"cannot tell whether {name} exists: " + (denied or f"DescribeRepositories failed: {code}"),
-                    details=[_plain(message)] if message else [], evidence={"error_code": code})
+                    details=[message] if message else [], evidence={"error_code": code})
     try:
         rule = awsfacts.target_rule(ctx)
         rules_note = None

@@ -79,7 +79,7 @@ def client_error_message(exc: BaseException) -> str:
         return str(exc)
     message = str(response.get("Error", {}).get("Message", "")) or str(exc)
     inner = re.search(r"<Message>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</Message>", message, re.S)  # moto 5.1 wraps in CDATA
-    return inner.group(1) if inner else message
+    return inner.group(1).strip() if inner else message
 
 
 class AwsGateway:
