@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime
 import re
 import shlex
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ecrdoctor.api import Fix, Outcome, check, fail, passed, skip, warn
+from ecrdoctor.api import Finding, Outcome, check, conclude, skip
 from ecrdoctor.context import Context
 from ecrdoctor.model import Status
 from ecrdoctor.nodeconfig import (
@@ -29,44 +28,6 @@ RESTART = "sudo systemctl restart ecs"
 NO_PROXY_REQUIRED = ("169.254.169.254", "169.254.170.2")
 NO_PROXY_RECOMMENDED = "/var/run/docker.sock"
 MASKING_PULL_BEHAVIOURS = ("once", "prefer-cached")
-
-
-@dataclass
-class Finding:
-    """One cause a check found; the check reports the worst and lists the rest."""
-
-    status: Status
-    summary: str
-    details: List[str] = field(default_factory=list)
-    fix_text: str = ""
-    commands: Tuple[str, ...] = ()
-
-
-def conclude(findings: Sequence[Finding], ok_summary: str, details: Sequence[str] = (),
-             evidence: Optional[Mapping[str, Any]] = None, after: Sequence[str] = ()) -> Outcome:
-    """fail over warn; the first finding of the worst status leads, the others follow in the details.
-
-    `after` are commands that complete every fix (a service restart), added once at the end."""
-    worst = [f for f in findings if f.status is Status.FAIL] or [f for f in findings if f.status is Status.WARN]
-    if not worst:
-        return passed(ok_summary, details=details, evidence=evidence)
-    lead = worst[0]
-    others = [f for f in findings if f is not lead and f.status in (Status.FAIL, Status.WARN)]
-    lines = list(lead.details) + [f"also ({f.status.value}): {f.summary}" for f in others] + list(details)
-    texts = [lead.fix_text] + [f.fix_text for f in others if f.fix_text]
-    commands: List[str] = []
-    for c in [*lead.commands, *(c for f in others for c in f.commands)]:
-        if c not in commands:
-            commands.append(c)
-    if commands:
-        commands += [c for c in after if c not in commands]
-    fix = Fix(" ".join(t for t in texts if t), tuple(commands)) if any(texts) or commands else None
-    make = fail if lead.status is Status.FAIL else warn
-    return make(lead.summary, details=lines, fix=fix, evidence=evidence)
-
-
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def proxy_for_display(value: str) -> str:
@@ -227,7 +188,7 @@ def ecs_agent(ctx: Context) -> Outcome:
     if read.text is None:
         return skip(f"cannot read {ECS_CONFIG}: {read.error} (run ecrdoctor as root)")
     cfg = parse_ecs_config(read.text)
-    now = utc_now()
+    now = datetime.datetime.now(datetime.timezone.utc)
     findings: List[Finding] = []
     details: List[str] = []
     for line in cfg.unseen:

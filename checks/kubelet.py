@@ -9,9 +9,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ecrdoctor.checks.ecs import Finding, conclude, utc_now
-
-from ecrdoctor.api import Outcome, check, skip
+from ecrdoctor.api import Finding, Outcome, check, conclude, skip
 from ecrdoctor.context import Context
 from ecrdoctor.model import Status
 from ecrdoctor.nodeconfig import (
@@ -290,7 +288,7 @@ def _credential_finding(cred: StaticCredential, host: str, where: str, critical:
 def _containerd_findings(ctx: Context, cc: ContainerdConfig, target: Optional[RegistryHost], has_provider: bool,
                          details: List[str], evidence: Dict[str, Any]) -> List[Finding]:
     findings: List[Finding] = []
-    now = utc_now()
+    now = datetime.datetime.now(datetime.timezone.utc)
     sandbox_host = image_host(cc.sandbox_image) if cc.sandbox_image else None
     hosts_of_interest = {h for h in (target.host if target else None, sandbox_host) if h}
     def critical(host: str) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import shlex
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ecrdoctor.checks.docker_config import credhelper_command
-from ecrdoctor.checks.ecs import Finding, conclude, utc_now
 
-from ecrdoctor.api import Outcome, check, info
+from ecrdoctor.api import Finding, Outcome, check, conclude, info
 from ecrdoctor.context import Context
 from ecrdoctor.distro import ecr_helper_install_commands
 from ecrdoctor.model import Status
@@ -158,7 +158,7 @@ def podman_credentials(ctx: Context) -> Outcome:
     GetCredentials), containers-auth.json(5), containers-registries.conf(5); amazon-ecr-credential-helper
     README; research host-side §1.6 and Part 2 H1-H2, aws-side A3.
     """
-    now = utc_now()
+    now = datetime.datetime.now(datetime.timezone.utc)
     findings: List[Finding] = []
     details: List[str] = []
     explicit = ctx.host.env.get("REGISTRY_AUTH_FILE")

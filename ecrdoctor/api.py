@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ecrdoctor.model import Fix, Outcome, Status
 
@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Check",
+    "Finding",
     "Fix",
     "Outcome",
     "SkipCheck",
     "Status",
     "check",
+    "conclude",
     "error",
     "fail",
     "info",
@@ -149,3 +151,37 @@ def skip(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[s
 
 def error(summary: str, details: Iterable[str] = (), evidence: Optional[Mapping[str, Any]] = None) -> Outcome:
     return _outcome(Status.ERROR, summary, details, None, evidence)
+
+
+@dataclass
+class Finding:
+    """One cause a check found; the check reports the worst and lists the rest."""
+
+    status: Status
+    summary: str
+    details: List[str] = field(default_factory=list)
+    fix_text: str = ""
+    commands: Tuple[str, ...] = ()
+
+
+def conclude(findings: Sequence[Finding], ok_summary: str, details: Sequence[str] = (),
+             evidence: Optional[Mapping[str, Any]] = None, after: Sequence[str] = ()) -> Outcome:
+    """fail over warn; the first finding of the worst status leads, the others follow in the details.
+
+    `after` are commands that complete every fix (a service restart), added once at the end."""
+    worst = [f for f in findings if f.status is Status.FAIL] or [f for f in findings if f.status is Status.WARN]
+    if not worst:
+        return passed(ok_summary, details=details, evidence=evidence)
+    lead = worst[0]
+    others = [f for f in findings if f is not lead and f.status in (Status.FAIL, Status.WARN)]
+    lines = list(lead.details) + [f"also ({f.status.value}): {f.summary}" for f in others] + list(details)
+    texts = [lead.fix_text] + [f.fix_text for f in others if f.fix_text]
+    commands: List[str] = []
+    for c in [*lead.commands, *(c for f in others for c in f.commands)]:
+        if c not in commands:
+            commands.append(c)
+    if commands:
+        commands += [c for c in after if c not in commands]
+    fix = Fix(" ".join(t for t in texts if t), tuple(commands)) if any(texts) or commands else None
+    make = fail if lead.status is Status.FAIL else warn
+    return make(lead.summary, details=lines, fix=fix, evidence=evidence)
