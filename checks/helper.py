@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ecrdoctor.api import Fix, Outcome, SkipCheck, check, error, fail, info, passed, skip, warn
 from ecrdoctor.context import Context
+from ecrdoctor.daemon import parse_version
 from ecrdoctor.distro import ecr_helper_install_commands, os_id
 from ecrdoctor.dockerconfig import resolve_credentials
 from ecrdoctor.ecrlogin import (
@@ -30,12 +31,11 @@ from ecrdoctor.ecrlogin import (
     fix_for,
     group_requests,
     parse_cache,
+    parse_helper_version,
     parse_log,
     parse_time,
-    parse_version,
     read_head,
     read_tail,
-    version_tuple,
 )
 from ecrdoctor.host import FileRead
 
@@ -199,10 +199,10 @@ def _version(ctx: Context, exe: str) -> Tuple[Optional[str], List[str]]:
         res = ctx.run([exe, "-v"], timeout=3)
     except OSError as exc:
         return None, [f"{exe} -v could not run: {exc.strerror or exc}"]
-    version = parse_version(res.stdout) if res.returncode == 0 else None
+    version = parse_helper_version(res.stdout) if res.returncode == 0 else None
     if version is None:
         res = ctx.run([exe, "version"], timeout=3)
-        version = parse_version(res.stdout) if res.returncode == 0 else None
+        version = parse_helper_version(res.stdout) if res.returncode == 0 else None
         if version is None and res.stdout.strip():
             notes.append(f"`{HELPER} version` printed {res.stdout.strip()[:40]!r}: builds before 0.8 print the "
                          "docker-credential-helpers library's version there, not their own")
@@ -274,8 +274,8 @@ def helper_installed(ctx: Context) -> Outcome:
     label = f"{HELPER} {version or '(version unknown)'} at {exe} ({kind.machine_name})"
     if version is None:
         return passed(label, details=details, evidence=evidence)
-    vt = version_tuple(version)
-    if vt < version_tuple(LATEST_KNOWN):
+    vt = parse_version(version).key
+    if vt < parse_version(LATEST_KNOWN).key:
         details.append(f"the newest release the research knows is {LATEST_KNOWN}")
     if vt == (0, 3, 0):
         details.append("0.3.0 does not create ~/.ecr/log, so it writes no log until the directory exists (#162)")

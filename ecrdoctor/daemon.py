@@ -127,7 +127,7 @@ _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 @dataclass(frozen=True)
 class Version:
-    """A docker version, compared by its numbers: `20.10.24+dfsg1` is (20, 10, 24)."""
+    """A version as docker and its tools print it, compared by its numbers: `20.10.24+dfsg1` is (20, 10, 24)."""
 
     major: int
     minor: int

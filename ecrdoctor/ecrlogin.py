@@ -654,7 +654,7 @@ def binary_kind(header: bytes) -> BinaryKind:
     return BinaryKind("unknown")
 
 
-def parse_version(output: str) -> Optional[str]:
+def parse_helper_version(output: str) -> Optional[str]:
     """The helper's version from `-v` (`Version:    0.6.0`) or from `version` on >= 0.8
     (`docker-credential-ecr-login (github.com/awslabs/...) 0.12.0`); None for anything else."""
     m = re.search(r"^Version:\s+v?(\d+\.\d+\.\d+\S*)", output, re.M)
@@ -662,10 +662,6 @@ def parse_version(output: str) -> Optional[str]:
         return m.group(1)
     m = re.search(r"ecr-login\)?\s+v?(\d+\.\d+\.\d+\S*)\s*$", output.strip())
     return m.group(1) if m else None
-
-
-def version_tuple(version: str) -> Tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version.split("-", 1)[0])[:3])
 
 
 # -- cache.json --------------------------------------------------------------------------------------

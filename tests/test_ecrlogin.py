@@ -23,10 +23,10 @@ from ecrdoctor.ecrlogin import (
     fix_for,
     group_requests,
     parse_cache,
+    parse_helper_version,
     parse_log,
     parse_log_line,
     parse_time,
-    parse_version,
     read_head,
     read_tail,
 )
@@ -289,7 +289,7 @@ def test_executable_headers(tmp_path: Path) -> None:
     (" (github.com/docker/docker-credential-helpers) v0.0.0+unknown\n", None),
 ])
 def test_version_output(output: str, version: str) -> None:
-    assert parse_version(output) == version
+    assert parse_helper_version(output) == version
 
 
 # -- cache.json --------------------------------------------------------------------------------------------
