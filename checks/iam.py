@@ -10,18 +10,17 @@ from typing import Any, Optional, Sequence
 from ecrdoctor import awsfacts
 from ecrdoctor.api import Fix, Outcome, check, fail, passed, skip, warn
 from ecrdoctor.aws import client_error_code, client_error_message
+from ecrdoctor.awsfacts import DenialReason
 from ecrdoctor.context import Context
 from ecrdoctor.iampolicy import (
     ArnError,
     CallerPrincipal,
     Decision,
-    DenialReason,
     Evaluation,
     ManifestError,
     Policy,
     PolicyError,
     SimulatedDecision,
-    denial_reason,
     evaluate,
     manifest_refs,
     parse_caller,
@@ -435,7 +434,7 @@ def _token_failure(ctx: Context, t: _Target, caller: Optional[CallerPrincipal], 
     evidence: dict[str, object] = {"principal": who, "region": t.region, "error_code": code}
     denial = awsfacts.classify_denial(exc)
     if denial is not None:
-        reason = denial_reason(denial.message)
+        reason = denial.reason
         evidence.update(policy_type=reason.kind, explicit_deny=reason.explicit)
         details = [denial.message]
         if reason.kind is None and not reason.explicit:
@@ -624,7 +623,7 @@ def iam_pull(ctx: Context) -> Outcome:
         evidence.update(probe_manifest=probe.manifest, probe_layer=probe.layer)
         details += probe.notes
         if probe.denial is not None:
-            reason = denial_reason(probe.denial.message)
+            reason = probe.denial.reason
             evidence.update(policy_type=reason.kind, explicit_deny=reason.explicit)
             what = ("may read the manifest but not the layers: " if probe.denied_action == PULL_ACTIONS[1]
                     else "")

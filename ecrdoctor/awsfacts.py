@@ -5,19 +5,67 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 from ecrdoctor.aws import client_error_code, client_error_message
 
 if TYPE_CHECKING:
     from ecrdoctor.context import Context
 
-_DENIAL = re.compile(
-    r"User: (?P<principal>\S+) is not authorized to perform: (?P<action>\S+)"
-    r"(?: on resource: (?P<resource>\S+))?"
-    r"(?: (?:because no (?P<allow_type>[\w\s-]+?) policy allows the \S+ action"
-    r"|(?:because )?(?P<explicit>with an explicit deny)(?: in an? (?P<deny_type>[\w\s-]+?) policy)?))?\.?\s*$"
+# -- AccessDenied messages -------------------------------------------------------------------------
+
+# The policy types the enhanced AccessDenied message names ("because no <type> policy allows the <action>
+# action" / "with an explicit deny in a <type> policy"), longest phrase first. The permissions boundary
+# is spelled without "policy" ("because no permissions boundary allows the s3:PutObject action").
+_POLICY_KINDS: Tuple[Tuple[str, str], ...] = (
+    ("identity-based", "identity"),
+    ("resource-based", "resource"),
+    ("service control", "scp"),
+    ("resource control", "rcp"),
+    ("permissions boundary", "boundary"),
+    ("session", "session"),
+    ("vpc endpoint", "vpc-endpoint"),
 )
+_EXPLICIT = re.compile(r"with an explicit deny(?: in an? )?", re.I)
+_IMPLICIT = re.compile(r"because no ", re.I)
+_UNKNOWN_TYPE = re.compile(r"[\w -]+?(?= policy| allows|$|[.:;,])")
+
+
+@dataclass(frozen=True)
+class DenialReason:
+    """Which policy type an AccessDenied message blames, and whether it was an explicit Deny."""
+
+    kind: Optional[str]  # identity, resource, scp, rcp, boundary, session, vpc-endpoint; None when not named
+    explicit: bool
+    phrase: Optional[str]  # the policy type as the message spells it
+
+    @property
+    def label(self) -> str:
+        return {
+            "identity": "identity-based policy", "resource": "resource-based policy",
+            "scp": "service control policy (SCP)", "rcp": "resource control policy (RCP)",
+            "boundary": "permissions boundary", "session": "session policy", "vpc-endpoint": "VPC endpoint policy",
+        }.get(self.kind or "", f"{self.phrase} policy" if self.phrase else "policy")
+
+
+def denial_reason(message: str) -> DenialReason:
+    """The policy type named by an AccessDenied message (AWS's enhanced access-denied context)."""
+    text = " ".join(message.split())
+    m = _EXPLICIT.search(text)
+    explicit = m is not None
+    if m is None:
+        m = _IMPLICIT.search(text)
+    rest = text[m.end():] if m is not None and m.group(0).endswith(" ") else ""
+    low = rest.lower()
+    for phrase, kind in _POLICY_KINDS:
+        if low.startswith(phrase):
+            return DenialReason(kind, explicit, rest[:len(phrase)])
+    other = _UNKNOWN_TYPE.match(rest)
+    return DenialReason(None, explicit, other.group(0) if other and other.group(0) else None)
+
+
+_DENIAL = re.compile(r"User: (?P<principal>\S+) is not authorized to perform: (?P<action>\S+)"
+                     r"(?: on resource: (?P<resource>\S+))?")
 
 
 @dataclass(frozen=True)
@@ -27,9 +75,17 @@ class AccessDenied:
     principal: Optional[str]
     action: Optional[str]
     resource: Optional[str]
-    policy_type: Optional[str]  # "identity-based", "resource-based", "service control", "permissions boundary", ...
-    explicit_deny: bool
+    reason: DenialReason
     message: str
+
+    @property
+    def policy_type(self) -> Optional[str]:
+        """The policy type as the message spells it: "identity-based", "service control", "permissions boundary"."""
+        return self.reason.phrase
+
+    @property
+    def explicit_deny(self) -> bool:
+        return self.reason.explicit
 
 
 def classify_denial(exc: BaseException) -> Optional[AccessDenied]:
@@ -47,13 +103,13 @@ def classify_denial(exc: BaseException) -> Optional[AccessDenied]:
 
 def parse_denial(message: str) -> AccessDenied:
     """Parse the `User: … is not authorized to perform: …` sentence; unknown shapes keep the message only."""
-    m = _DENIAL.search(message.strip())
+    reason = denial_reason(message)
+    if not reason.explicit and "explicit deny" in message:
+        reason = DenialReason(reason.kind, True, reason.phrase)
+    m = _DENIAL.search(" ".join(message.split()))
     if not m:
-        return AccessDenied(None, None, None, None, "explicit deny" in message, message)
-    explicit = bool(m.group("explicit"))
-    policy_type = m.group("deny_type") if explicit else m.group("allow_type")
-    return AccessDenied(m.group("principal"), m.group("action"), m.group("resource"),
-                        policy_type.strip() if policy_type else None, explicit, message)
+        return AccessDenied(None, None, None, reason, message)
+    return AccessDenied(m.group("principal"), m.group("action"), m.group("resource"), reason, message)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from enum import Enum
 from typing import Any, Optional, Sequence, Tuple
 
 __all__ = [
-    "ArnError", "CallerPrincipal", "Decision", "DenialReason", "Evaluation", "ManifestError", "ManifestRefs",
+    "ArnError", "CallerPrincipal", "Decision", "Evaluation", "ManifestError", "ManifestRefs",
     "Policy", "PolicyError", "SimulatedDecision", "Statement", "StatementMatch", "action_matches",
-    "denial_reason", "evaluate", "manifest_refs", "parse_caller", "parse_policy", "parse_simulation",
+    "evaluate", "manifest_refs", "parse_caller", "parse_policy", "parse_simulation",
     "repository_arn", "resource_matches", "simulation_source_arn",
 ]
 
@@ -34,58 +34,6 @@ class ArnError(ValueError):
 
 class ManifestError(ValueError):
     """An image manifest that is not a JSON manifest or index."""
-
-
-# -- AccessDenied messages -------------------------------------------------------------------------
-
-# The policy types the enhanced AccessDenied message names ("because no <type> policy allows the <action>
-# action" / "with an explicit deny in a <type> policy"), longest phrase first. The permissions boundary
-# is spelled without "policy" ("because no permissions boundary allows the s3:PutObject action").
-_POLICY_KINDS: Tuple[Tuple[str, str], ...] = (
-    ("identity-based", "identity"),
-    ("resource-based", "resource"),
-    ("service control", "scp"),
-    ("resource control", "rcp"),
-    ("permissions boundary", "boundary"),
-    ("session", "session"),
-    ("vpc endpoint", "vpc-endpoint"),
-)
-_EXPLICIT = re.compile(r"with an explicit deny(?: in an? )?", re.I)
-_IMPLICIT = re.compile(r"because no ", re.I)
-_UNKNOWN_TYPE = re.compile(r"[\w -]+?(?= policy| allows|$|[.:;,])")
-
-
-@dataclass(frozen=True)
-class DenialReason:
-    """Which policy type an AccessDenied message blames, and whether it was an explicit Deny."""
-
-    kind: Optional[str]  # identity, resource, scp, rcp, boundary, session, vpc-endpoint; None when not named
-    explicit: bool
-    phrase: Optional[str]  # the policy type as the message spells it
-
-    @property
-    def label(self) -> str:
-        return {
-            "identity": "identity-based policy", "resource": "resource-based policy",
-            "scp": "service control policy (SCP)", "rcp": "resource control policy (RCP)",
-            "boundary": "permissions boundary", "session": "session policy", "vpc-endpoint": "VPC endpoint policy",
-        }.get(self.kind or "", f"{self.phrase} policy" if self.phrase else "policy")
-
-
-def denial_reason(message: str) -> DenialReason:
-    """The policy type named by an AccessDenied message (AWS's enhanced access-denied context)."""
-    text = " ".join(message.split())
-    m = _EXPLICIT.search(text)
-    explicit = m is not None
-    if m is None:
-        m = _IMPLICIT.search(text)
-    rest = text[m.end():] if m is not None and m.group(0).endswith(" ") else ""
-    low = rest.lower()
-    for phrase, kind in _POLICY_KINDS:
-        if low.startswith(phrase):
-            return DenialReason(kind, explicit, rest[:len(phrase)])
-    other = _UNKNOWN_TYPE.match(rest)
-    return DenialReason(None, explicit, other.group(0) if other and other.group(0) else None)
 
 
 # -- the caller --------------------------------------------------------------------------------------

@@ -27,6 +27,12 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
          "service control", True, "ecr:BatchGetImage"),
         ("User: arn:aws:iam::123456789012:user/u is not authorized to perform: ecr:GetAuthorizationToken on "
          "resource: * with an explicit deny", None, True, "ecr:GetAuthorizationToken"),
+        ("User: arn:aws:iam::123456789012:user/u is not authorized to perform: ecr:BatchGetImage on resource: "
+         "arn:aws:ecr:us-east-1:123456789012:repository/x because no permissions boundary allows the "
+         "ecr:BatchGetImage action", "permissions boundary", False, "ecr:BatchGetImage"),
+        ("User: arn:aws:iam::123456789012:user/u is not authorized to perform: ecr:BatchGetImage on resource: "
+         "arn:aws:ecr:us-east-1:123456789012:repository/x with an explicit deny in an identity-based policy: "
+         "arn:aws:iam::123456789012:policy/deny-ecr", "identity-based", True, "ecr:BatchGetImage"),
     ],
 )
 def test_access_denied_messages_name_action_and_policy_type(message: str, policy_type: str, explicit: bool,

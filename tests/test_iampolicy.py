@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import pytest
 
+from ecrdoctor.awsfacts import denial_reason
 from ecrdoctor.iampolicy import (
     ArnError,
     CallerPrincipal,
@@ -14,7 +15,6 @@ from ecrdoctor.iampolicy import (
     ManifestError,
     PolicyError,
     action_matches,
-    denial_reason,
     evaluate,
     manifest_refs,
     parse_caller,
