@@ -2,13 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pytest
 
-from ecrdoctor.awsfacts import PullThroughRule, auth_token, match_rule, parse_denial, repository
+from ecrdoctor.awsfacts import PullThroughRule, auth_token, denial_reason, match_rule, parse_denial, repository
 from ecrdoctor.context import Context, RunOptions
 from tests.conftest import AwsStubs, MotoServer
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
+REPO = "arn:aws:ecr:us-east-1:123456789012:repository/team/app"
+DENIED = "User: arn:aws:sts::123456789012:assumed-role/node/i-1 is not authorized to perform: ecr:BatchGetImage on " \
+         "resource: " + REPO
+
+
+# -- AccessDenied messages (aws-side A5: the enhanced access-denied template, one per policy type) ----------------
+
+
+@pytest.mark.parametrize(
+    ("suffix", "kind", "explicit"),
+    [
+        (" because no identity-based policy allows the ecr:BatchGetImage action", "identity", False),
+        (" because no resource-based policy allows the ecr:BatchGetImage action", "resource", False),
+        (" with an explicit deny in a service control policy", "scp", True),
+        (" because no service control policy allows the ecr:BatchGetImage action", "scp", False),
+        (" with an explicit deny in a resource control policy", "rcp", True),
+        (" because no permissions boundary allows the ecr:BatchGetImage action", "boundary", False),
+        (" with an explicit deny in a permissions boundary", "boundary", True),
+        (" because no session policy allows the ecr:BatchGetImage action", "session", False),
+        (" because no VPC endpoint policy allows the ecr:BatchGetImage action", "vpc-endpoint", False),
+        (" with an explicit deny in a VPC endpoint policy", "vpc-endpoint", True),
+        (" with an explicit deny in an identity-based policy: arn:aws:iam::123456789012:policy/deny-ecr",
+         "identity", True),
+        (" with an explicit deny", None, True),
+        ("", None, False),  # old messages, and moto's
+    ],
+)
+def test_denial_message_names_the_policy_type(suffix: str, kind: Optional[str], explicit: bool) -> None:
+    reason = denial_reason(DENIED + suffix)
+    assert (reason.kind, reason.explicit) == (kind, explicit)
+
+
+def test_denial_message_with_an_unknown_policy_type_keeps_its_words() -> None:
+    reason = denial_reason(DENIED + " because no shiny-new policy allows the ecr:BatchGetImage action")
+    assert reason.kind is None and reason.phrase == "shiny-new" and reason.label == "shiny-new policy"
+
+
+def test_denial_message_wrapped_over_lines_still_classifies() -> None:
+    assert denial_reason(DENIED + "\n because no\n permissions boundary allows the x action").kind == "boundary"
 
 
 @pytest.mark.parametrize(
