@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 # GetAuthorizationToken: "valid for 12 hours" (ECR API model; ECR user guide common-errors-docker.md).
 TOKEN_LIFETIME = timedelta(hours=12)
@@ -43,15 +43,19 @@ class EcrTokenInfo:
         return self.expires_at is not None
 
 
-def _b64decode(text: str, what: str) -> bytes:
-    """Standard or URL-safe base64, padding optional, CR/LF ignored (as docker's decodeAuth skips them)."""
+def _b64decode(text: str, what: str, strict: bool = False) -> bytes:
+    """Standard or URL-safe base64, padding optional, CR/LF ignored (as docker's decodeAuth skips them).
+
+    strict: the standard alphabet with its padding only, as Go's base64.StdEncoding (the ECS agent, containerd)."""
     compact = text.replace("\r", "").replace("\n", "").strip()
     if _B64.fullmatch(compact):
         alphabet = None
-    elif _B64URL.fullmatch(compact):
+    elif _B64URL.fullmatch(compact) and not strict:
         alphabet = b"-_"
     else:
         raise TokenError(f"{what} is not base64")
+    if strict and len(compact) % 4:
+        raise TokenError(f"{what} is not base64 (missing padding)")
     body = compact.rstrip("=")
     if len(body) % 4 == 1:
         raise TokenError(f"{what} is not base64 (truncated)")
@@ -59,6 +63,25 @@ def _b64decode(text: str, what: str) -> bytes:
         return base64.b64decode(body + "=" * (-len(body) % 4), altchars=alphabet, validate=True)
     except (binascii.Error, ValueError):
         raise TokenError(f"{what} is not base64") from None
+
+
+def _split_auth(auth_b64: str, strict: bool = False) -> Tuple[bytes, bytes]:
+    if not isinstance(auth_b64, str):
+        raise TokenError("the auth value is not a string")
+    decoded = _b64decode(auth_b64, "the auth value", strict)
+    user, colon, password = decoded.partition(b":")
+    if not colon:
+        raise TokenError("the auth value does not decode to user:password")
+    return user, password.strip(b"\x00")
+
+
+def decode_basic_auth(auth_b64: str, strict: bool = False) -> Tuple[str, str]:
+    """A docker `auth` value as (user, password); TokenError when it is not base64 of UTF-8 `user:password`."""
+    user, password = _split_auth(auth_b64, strict)
+    try:
+        return user.decode("utf-8"), password.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TokenError("the auth value is not UTF-8 text") from None
 
 
 def _token_document(password: bytes) -> Optional[dict[str, Any]]:
@@ -96,15 +119,10 @@ def decode_ecr_auth(auth_b64: str) -> EcrTokenInfo:
     Raises TokenError when the value is not base64 of `user:password`, or when an ECR-shaped token
     carries an expiration that is not a valid time. A well-formed value that is not an ECR token
     (another registry's login, a hand-made password) gives is_ecr=False rather than an error."""
-    if not isinstance(auth_b64, str):
-        raise TokenError("the auth value is not a string")
-    decoded = _b64decode(auth_b64, "the auth value")
-    user, colon, password = decoded.partition(b":")
-    if not colon:
-        raise TokenError("the auth value does not decode to user:password")
+    user, password = _split_auth(auth_b64)
     if user != b"AWS":
         return EcrTokenInfo(is_ecr=False)
-    doc = _token_document(password.strip(b"\x00"))
+    doc = _token_document(password)
     if doc is None:
         return EcrTokenInfo(is_ecr=False)
     version, kind = doc.get("version"), doc.get("type")
@@ -114,6 +132,19 @@ def decode_ecr_auth(auth_b64: str) -> EcrTokenInfo:
         version=version if isinstance(version, str) else None,
         kind=kind if isinstance(kind, str) else None,
     )
+
+
+def ecr_password_expiry(password: str) -> Optional[datetime]:
+    """The expiry inside an ECR password (what follows `AWS:`); None when the token has no readable expiration.
+
+    Raises TokenError when the password is not an ECR token at all (a plain password)."""
+    doc = _token_document(password.strip().encode("utf-8"))
+    if doc is None:
+        raise TokenError("not an ECR token")
+    try:
+        return _expiration(doc.get("expiration"))
+    except TokenError:
+        return None
 
 
 def _utc(now: datetime) -> datetime:

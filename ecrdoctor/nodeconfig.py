@@ -16,8 +16,6 @@ readers of its own:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import ipaddress
 import json
@@ -27,6 +25,8 @@ import shlex
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ecrdoctor.ecrtoken import TokenError, decode_basic_auth, ecr_password_expiry
 
 
 class NodeConfigError(ValueError):
@@ -44,40 +44,8 @@ def _empty() -> Mapping[str, Any]:
 
 
 # ======================================================================================================
-# ECR tokens: password = base64(JSON {"payload", "datakey", "version", "type", "expiration"}), research A3
+# Stored credentials: ECR token or not, and its expiry (read by ecrdoctor.ecrtoken, research A3)
 # ======================================================================================================
-
-def ecr_password_expiry(password: str) -> Optional[datetime.datetime]:
-    """The expiry inside an ECR password (None when the token carries no `expiration`).
-
-    Raises NodeConfigError when the value is not an ECR token at all (a plain password)."""
-    raw = password.strip()
-    try:
-        doc = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise NodeConfigError("not an ECR token") from None
-    if not isinstance(doc, dict) or "payload" not in doc:
-        raise NodeConfigError("not an ECR token")
-    exp = doc.get("expiration")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        return None
-    try:
-        return datetime.datetime.fromtimestamp(exp, tz=datetime.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def decode_basic_auth(auth: str) -> Tuple[str, str]:
-    """base64("user:password") as docker configs store it; raises NodeConfigError when it is not that."""
-    compact = auth.strip().replace("\r", "").replace("\n", "")
-    try:
-        user, colon, password = base64.b64decode(compact, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise NodeConfigError("not base64 of user:password") from None
-    if not colon:
-        raise NodeConfigError("decodes to a value without ':'")
-    return user, password.strip("\x00")
-
 
 @dataclass(frozen=True)
 class StaticCredential:
@@ -96,14 +64,14 @@ def describe_credential(username: Optional[str] = None, password: Optional[str] 
     """Classify a username/password or `auth` pair: an ECR token (with its expiry) or something else."""
     if auth:
         try:
-            username, password = decode_basic_auth(auth)
-        except NodeConfigError:
+            username, password = decode_basic_auth(auth, strict=True)
+        except TokenError:
             return StaticCredential(False)
     if not password:
         return StaticCredential(False, username=username or None)
     try:
         return StaticCredential(True, ecr_password_expiry(password), username or None)
-    except NodeConfigError:
+    except TokenError:
         return StaticCredential(False, username=username or None)
 
 
@@ -235,11 +203,11 @@ def parse_engine_auth(auth_type: str, data: str) -> EngineAuth:
         user, password = _go_field(value, "username") or "", _go_field(value, "password") or ""
         if auth_type == "dockercfg":
             try:
-                user, password = decode_basic_auth(auth)
+                user, password = decode_basic_auth(auth, strict=True)
                 usable = True
-            except NodeConfigError as exc:
+            except TokenError as exc:
                 usable = False
-                problems.append(f"the agent logs `Malformed auth data for registry {key}`: its 'auth' {exc.message}")
+                problems.append(f"the agent logs `Malformed auth data for registry {key}`: {exc}")
             cred = describe_credential(user, password) if usable else StaticCredential(False)
         else:
             usable = bool(user and password) or bool(_go_field(value, "identitytoken"))
@@ -1387,8 +1355,8 @@ def find_containers_auth(auth: ContainersAuth, host: str, repository: Optional[s
         return None
     raw, token = auth.auths[found]
     try:
-        user, password = decode_basic_auth(raw) if raw else ("", "")
-    except NodeConfigError:
+        user, password = decode_basic_auth(raw, strict=True) if raw else ("", "")
+    except TokenError:
         user, password = "", ""
     if not ((user and password) or token):
         return None

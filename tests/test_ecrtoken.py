@@ -15,6 +15,7 @@ from ecrdoctor.ecrtoken import (
     TOKEN_LIFETIME,
     EcrTokenInfo,
     TokenError,
+    decode_basic_auth,
     decode_ecr_auth,
     describe_expiry,
     format_duration,
@@ -208,3 +209,12 @@ def test_fuzzed_values_raise_only_token_error() -> None:
             continue
         assert isinstance(token, EcrTokenInfo)
         assert token.expires_at is None or token.expires_at.tzinfo is not None
+
+
+def test_basic_auth_strict_as_the_ecs_agent_and_lenient_as_docker() -> None:
+    auth = base64.b64encode(b"AWS:p?w>").decode()  # "QVdTOnA/dz4=": padding and the standard alphabet
+    assert decode_basic_auth(auth, strict=True) == ("AWS", "p?w>")
+    for variant in (auth.rstrip("="), auth.replace("/", "_")):
+        assert decode_basic_auth(variant) == ("AWS", "p?w>")
+        with pytest.raises(TokenError):
+            decode_basic_auth(variant, strict=True)

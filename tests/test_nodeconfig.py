@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import pytest
 
+from ecrdoctor.ecrtoken import TokenError, ecr_password_expiry
 from ecrdoctor.nodeconfig import (
     EKS_MATCH_IMAGES,
     ContainersAuth,
@@ -21,7 +22,6 @@ from ecrdoctor.nodeconfig import (
     containers_auth_files,
     describe_credential,
     describe_expiry,
-    ecr_password_expiry,
     expand_exec,
     find_containers_auth,
     kubelet_flags,
@@ -84,7 +84,7 @@ def test_get_login_era_token_without_expiration_has_unknown_expiry() -> None:
 
 @pytest.mark.parametrize("password", ["hunter2", b64("just text"), b64('{"no":"payload"}'), ""])
 def test_plain_password_is_not_an_ecr_token(password: str) -> None:
-    with pytest.raises(NodeConfigError) as err:
+    with pytest.raises(TokenError) as err:
         ecr_password_expiry(password)
     assert password == "" or password not in str(err.value)
 
