@@ -67,16 +67,26 @@ def check(
     fail_on: FailOn = typer.Option(FailOn.fail, "--fail-on", help="Exit 1 on any fail, or on any warn too."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 whatever the checks found."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Show details and evidence of every check."),
+    resolve: List[str] = typer.Option([], "--resolve", metavar="HOST:PORT:ADDR",
+                                      help="Connect to ADDR for HOST:PORT, as curl's --resolve (repeatable)."),
+    ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="Extra CA certificates for the probes."),
 ) -> None:
     """Run the checks for IMAGE and print the most likely root cause with its fix."""
-    from ecrdoctor.context import RunOptions
+    from ecrdoctor.context import RunOptions, parse_resolve
     from ecrdoctor.doctor import exit_code, run_check
     from ecrdoctor.reference import ReferenceError
 
     options = RunOptions(image=image, region=region, profile=profile, timeout=timeout, offline=offline,
-                         root=str(root) if root else None, verbose=verbose, only=tuple(only), skip=tuple(skip))
+                         root=str(root) if root else None, verbose=verbose, only=tuple(only), skip=tuple(skip),
+                         resolve=tuple(resolve), ca_bundle=str(ca_bundle) if ca_bundle else None)
     if root is not None and not root.is_dir():
         _usage(f"--root {root} is not a directory")
+    if ca_bundle is not None and not ca_bundle.is_file():
+        _usage(f"--ca-bundle {ca_bundle} is not a file")
+    try:
+        parse_resolve(options.resolve)
+    except ValueError as exc:
+        _usage(str(exc))
     try:
         with _progress() as progress:
             report = run_check(options, progress=progress)

@@ -38,6 +38,8 @@ class RunOptions:
     verbose: bool = False
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
+    resolve: Sequence[str] = ()  # curl's --resolve HOST:PORT:ADDR, for probing a VPC endpoint or a test registry
+    ca_bundle: Optional[str] = None  # extra CA certificates for the network and registry probes
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,18 @@ def parse_target(text: str) -> TargetSpec:
         return TargetSpec(text, parse_registry_host(bare))
     ref = parse_reference(text)
     return TargetSpec(text, ref.host, ref)
+
+
+def parse_resolve(entries: Sequence[str]) -> dict[tuple[str, int], str]:
+    """`HOST:PORT:ADDR` entries (as curl's --resolve) to a map; raises ValueError naming a bad entry."""
+    out: dict[tuple[str, int], str] = {}
+    for entry in entries:
+        host, sep, rest = entry.partition(":")
+        port, sep2, addr = rest.partition(":")
+        if not (sep and sep2 and host and port.isdigit() and addr):
+            raise ValueError(f"--resolve {entry!r} is not HOST:PORT:ADDRESS")
+        out[(host.lower(), int(port))] = addr.strip("[]")
+    return out
 
 
 @dataclass(frozen=True)
@@ -125,7 +139,8 @@ class Context:
         spec = parse_target(options.image) if options.image else None
         region = options.region or (spec.registry.api_region if spec else None)
         aws = AwsGateway(profile=options.profile, region=region, redactor=redactor)
-        return cls(options, host, aws, SocketProbe(), redactor, spec,
+        probe = SocketProbe(overrides=parse_resolve(options.resolve), ca_bundle=options.ca_bundle)
+        return cls(options, host, aws, probe, redactor, spec,
                    deadline=time.monotonic() + options.timeout)
 
     # -- the outside world ---------------------------------------------------------------------

@@ -47,7 +47,16 @@ class NetProbe(Protocol):
 
 
 class SocketProbe:
-    """Probes with plain sockets."""
+    """Probes with plain sockets.
+
+    `overrides` maps (host, port) to the address to connect to instead of resolving the host (curl's
+    --resolve): TLS still uses the host name for SNI and verification. `ca_bundle` adds CAs to verify with.
+    """
+
+    def __init__(self, overrides: Optional[Mapping[tuple[str, int], str]] = None,
+                 ca_bundle: Optional[str] = None) -> None:
+        self.overrides = dict(overrides or {})
+        self.ca_bundle = ca_bundle
 
     def resolve(self, host: str, timeout: float) -> ProbeResult:
         started = time.monotonic()

@@ -201,3 +201,11 @@ def test_progress_line_goes_to_stderr_only_on_a_terminal(home: Path) -> None:
         os.close(primary)
     assert b"done" in seen  # the live line: "N/M done; running ..."
     assert b"done;" not in proc.stdout and b"\x1b[" not in proc.stdout  # the report itself stays clean
+
+
+def test_bad_resolve_and_missing_ca_bundle_are_usage_errors(home: Path, tmp_path: Path) -> None:
+    env = hermetic_env(home)
+    bad = run_cli(["check", IMAGE, "--resolve", "nonsense"], env)
+    assert bad.returncode == 2 and "HOST:PORT:ADDRESS" in bad.stderr
+    missing = run_cli(["check", IMAGE, "--ca-bundle", str(tmp_path / "none.pem")], env)
+    assert missing.returncode == 2 and "is not a file" in missing.stderr

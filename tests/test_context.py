@@ -122,3 +122,12 @@ def test_the_image_argument_may_be_a_registry_host_alone(text: str, kind: str, r
 def test_an_unparseable_image_argument_raises_reference_error() -> None:
     with pytest.raises(ReferenceError):
         parse_target("Team/App:1")
+
+
+def test_resolve_entries_are_parsed_like_curls() -> None:
+    from ecrdoctor.context import parse_resolve
+
+    assert parse_resolve(["123456789012.dkr.ecr.us-east-1.amazonaws.com:443:127.0.0.1", "h:5443:[::1]"]) == {
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com", 443): "127.0.0.1", ("h", 5443): "::1"}
+    with pytest.raises(ValueError, match="HOST:PORT:ADDRESS"):
+        parse_resolve(["no-port-here"])
