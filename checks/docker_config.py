@@ -32,12 +32,13 @@ def credhelper_command(config_path: str, host: str) -> str:
     return f"python3 -c {shlex.quote(script)} {shlex.quote(config_path)} {shlex.quote(host)}"
 
 
-def login_command(reg: RegistryHost) -> str:
+def login_command(reg: RegistryHost, tool: str = "docker") -> str:
+    """`aws ecr get-login-password | docker login …` (or `podman login`) for the registry's region."""
     if reg.kind == "public":
         return "aws ecr-public get-login-password --region us-east-1 | " \
-               "docker login --username AWS --password-stdin public.ecr.aws"
+               f"{tool} login --username AWS --password-stdin public.ecr.aws"
     return f"aws ecr get-login-password --region {reg.region} | " \
-           f"docker login --username AWS --password-stdin {reg.host}"
+           f"{tool} login --username AWS --password-stdin {reg.host}"
 
 
 @check("docker.config", title="Which docker config file is read, and is it valid?")

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ecrdoctor.checks.docker_config import credhelper_command
+from ecrdoctor.checks.docker_config import credhelper_command, login_command
 
 from ecrdoctor.api import Finding, Outcome, check, conclude, info
 from ecrdoctor.context import Context
@@ -26,7 +26,7 @@ from ecrdoctor.nodeconfig import (
     registries_conf_blocked,
     registries_conf_helpers,
 )
-from ecrdoctor.reference import RegistryHost, parse_registry_host
+from ecrdoctor.reference import parse_registry_host
 
 TOOLS = ("podman", "buildah", "skopeo")
 SYSTEM_REGISTRIES_CONF = "/etc/containers/registries.conf"
@@ -97,14 +97,6 @@ def _writable_auth_file(ctx: Context) -> str:
         return explicit
     xdg = ctx.host.env.get("XDG_CONFIG_HOME") or f"{(ctx.host.home or '').rstrip('/')}/.config"
     return f"{xdg.rstrip('/')}/containers/auth.json"
-
-
-def _login_command(reg: RegistryHost) -> str:
-    if reg.kind == "public":
-        return "aws ecr-public get-login-password --region us-east-1 | podman login --username AWS " \
-               "--password-stdin public.ecr.aws"
-    return f"aws ecr get-login-password --region {reg.region} | podman login --username AWS --password-stdin " \
-           f"{reg.host}"
 
 
 def _resolve(ctx: Context, states: List[AuthFileState], helpers: Tuple[str, ...], host: str,
@@ -216,7 +208,7 @@ def podman_credentials(ctx: Context) -> Outcome:
                 Status.FAIL, f"no auth file or helper has credentials for {host}: podman pulls anonymously and ECR "
                 "answers 401 (debug log: `No credentials for " + host + " found`)", [],
                 f"Let the ECR credential helper answer for {host} (add credHelpers to {target_file}), or log in "
-                "for 12 hours.", helper_fix + (_login_command(reg),)))
+                "for 12 hours.", helper_fix + (login_command(reg, "podman"),)))
         else:
             details.append(f"no credentials for {host}: podman pulls from ECR Public anonymously")
     elif source.kind == "cred-helper":
@@ -247,7 +239,8 @@ def podman_credentials(ctx: Context) -> Outcome:
                 f"{where} answers for {host} with a static ECR token (auths key '{source.key}'; {expiry})",
                 ["ECR tokens last 12 hours; the ECR credential helper fetches fresh ones"],
                 "Let the ECR credential helper answer instead (a credHelpers entry in the same file wins over "
-                "auths), or log in again.", (credhelper_command(where or target_file, host), _login_command(reg))))
+                "auths), or log in again.",
+                (credhelper_command(where or target_file, host), login_command(reg, "podman"))))
     summary_source = (f"credential helper {source.helper} ({where})" if source and source.kind == "cred-helper"
                       else f"the auths entry '{source.key}' in {where}" if source else "anonymous access")
     return conclude(findings, f"podman, buildah and skopeo use {summary_source} for {host}", details, evidence)
