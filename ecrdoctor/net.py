@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Protocol
@@ -58,6 +59,13 @@ class SocketProbe:
         self.overrides = dict(overrides or {})
         self.ca_bundle = ca_bundle
 
+    def tls_context(self) -> ssl.SSLContext:
+        """The system's CAs, plus --ca-bundle when one is given."""
+        context = ssl.create_default_context()
+        if self.ca_bundle:
+            context.load_verify_locations(cafile=self.ca_bundle)
+        return context
+
     def resolve(self, host: str, timeout: float) -> ProbeResult:
         started = time.monotonic()
         try:
@@ -96,9 +104,20 @@ class SocketProbe:
                 conn = http.client.HTTPConnection(p.hostname or "", p.port or 80, timeout=timeout)
                 target = url
         elif parts.scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self.tls_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        default_port = 443 if parts.scheme == "https" else 80
+        override = None if proxy else self.overrides.get((host.lower(), port or default_port))
+        if override is not None:
+            # curl's --resolve: connect to the given address; TLS still names (SNI) and verifies the host
+            address = override
+
+            def connect_to_override(peer: tuple[str, int], timeout: Optional[float] = timeout,
+                                    source_address: Optional[tuple[str, int]] = None) -> socket.socket:
+                return socket.create_connection((address, peer[1]), timeout, source_address)
+
+            conn._create_connection = connect_to_override  # type: ignore[attr-defined]
         try:
             conn.request(method, target, headers=dict(headers or {}))
             resp = conn.getresponse()
