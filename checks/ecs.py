@@ -9,16 +9,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ecrdoctor.api import Finding, Outcome, check, conclude, skip
 from ecrdoctor.context import Context
+from ecrdoctor.ecsconfig import EcsConfig, EngineAuth, no_proxy_covers, parse_ecs_config, parse_engine_auth
 from ecrdoctor.model import Status
-from ecrdoctor.nodeconfig import (
-    EcsConfig,
-    EngineAuth,
-    NodeConfigError,
-    describe_expiry,
-    no_proxy_covers,
-    parse_ecs_config,
-    parse_engine_auth,
-)
+from ecrdoctor.nodeconfig import NodeConfigError, describe_expiry
 from ecrdoctor.reference import parse_registry_host
 
 ECS_CONFIG = "/etc/ecs/ecs.config"

@@ -10,33 +10,33 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ecrdoctor.api import Finding, Outcome, check, conclude, skip
+from ecrdoctor.containerdconfig import (
+    ContainerdConfig,
+    containerd_config,
+    image_host,
+    merge_containerd_import,
+    parse_hosts_toml,
+)
 from ecrdoctor.context import Context
-from ecrdoctor.model import Status
-from ecrdoctor.nodeconfig import (
+from ecrdoctor.kubeletconfig import (
     API_VERSIONS,
     ECR_PROVIDER_NAME,
     EKS_MATCH_IMAGES,
-    ContainerdConfig,
     CredentialProvider,
     CredentialProviderConfig,
-    NodeConfigError,
-    StaticCredential,
-    containerd_config,
-    describe_expiry,
     expand_exec,
-    image_host,
     kubelet_flags,
     match_image,
-    merge_containerd_import,
     parse_cmdline,
     parse_credential_provider_config,
     parse_environment_file,
-    parse_hosts_toml,
-    parse_toml,
     parse_units,
     suggest_match_image,
 )
+from ecrdoctor.model import Status
+from ecrdoctor.nodeconfig import NodeConfigError, StaticCredential, describe_expiry
 from ecrdoctor.reference import RegistryHost, parse_registry_host
+from ecrdoctor.tomlsubset import parse_toml
 
 # amazon-eks-ami: AL2 kubelet.service flags and nodeadm (AL2023) defaults
 DEFAULT_CONFIG = "/etc/eks/image-credential-provider/config.json"

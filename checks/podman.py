@@ -10,23 +10,22 @@ from typing import Any, Dict, List, Optional, Tuple
 from ecrdoctor.checks.docker_config import credhelper_command, login_command
 
 from ecrdoctor.api import Finding, Outcome, check, conclude, info
-from ecrdoctor.context import Context
-from ecrdoctor.distro import ecr_helper_install_commands
-from ecrdoctor.model import Status
-from ecrdoctor.nodeconfig import (
+from ecrdoctor.containersauth import (
     AuthFileCandidate,
     ContainersAuth,
     ContainersSource,
-    NodeConfigError,
     containers_auth_files,
-    describe_expiry,
     find_containers_auth,
     parse_containers_auth,
-    parse_toml,
     registries_conf_blocked,
     registries_conf_helpers,
 )
+from ecrdoctor.context import Context
+from ecrdoctor.distro import ecr_helper_install_commands
+from ecrdoctor.model import Status
+from ecrdoctor.nodeconfig import NodeConfigError, describe_expiry
 from ecrdoctor.reference import parse_registry_host
+from ecrdoctor.tomlsubset import parse_toml
 
 TOOLS = ("podman", "buildah", "skopeo")
 SYSTEM_REGISTRIES_CONF = "/etc/containers/registries.conf"

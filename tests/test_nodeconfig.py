@@ -13,36 +13,32 @@ from typing import Any, Optional
 
 import pytest
 
-from ecrdoctor.ecrtoken import TokenError, ecr_password_expiry
-from ecrdoctor.nodeconfig import (
-    EKS_MATCH_IMAGES,
+from ecrdoctor.containerdconfig import containerd_config, merge_containerd_import, parse_hosts_toml
+from ecrdoctor.containersauth import (
     ContainersAuth,
-    NodeConfigError,
-    containerd_config,
     containers_auth_files,
-    describe_credential,
-    describe_expiry,
-    expand_exec,
     find_containers_auth,
-    kubelet_flags,
-    match_image,
-    merge_containerd_import,
-    no_proxy_covers,
-    parse_cmdline,
     parse_containers_auth,
-    parse_credential_provider_config,
-    parse_ecs_config,
-    parse_engine_auth,
-    parse_environment_file,
-    parse_go_duration,
-    parse_hosts_toml,
-    parse_toml,
-    parse_units,
-    parse_yaml_or_json,
     registries_conf_blocked,
     registries_conf_helpers,
+)
+from ecrdoctor.ecrtoken import TokenError, ecr_password_expiry
+from ecrdoctor.ecsconfig import no_proxy_covers, parse_ecs_config, parse_engine_auth
+from ecrdoctor.kubeletconfig import (
+    EKS_MATCH_IMAGES,
+    expand_exec,
+    kubelet_flags,
+    match_image,
+    parse_cmdline,
+    parse_credential_provider_config,
+    parse_environment_file,
+    parse_go_duration,
+    parse_units,
     suggest_match_image,
 )
+from ecrdoctor.nodeconfig import NodeConfigError, describe_credential, describe_expiry
+from ecrdoctor.tomlsubset import parse_toml
+from ecrdoctor.yamlsubset import parse_yaml_or_json
 from tests.conftest import need
 
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

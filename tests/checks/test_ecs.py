@@ -18,8 +18,8 @@ import pytest
 from ecrdoctor.catalogue import Catalogue
 from ecrdoctor.context import Context, RunOptions
 from ecrdoctor.doctor import run_check
+from ecrdoctor.ecsconfig import parse_ecs_config, parse_engine_auth
 from ecrdoctor.model import Outcome, Report, Result, Status
-from ecrdoctor.nodeconfig import parse_ecs_config, parse_engine_auth
 
 CATALOGUE = Catalogue((ecs_checks.ecs_agent,))
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

@@ -18,8 +18,8 @@ import pytest
 from ecrdoctor.catalogue import Catalogue
 from ecrdoctor.context import Context, RunOptions
 from ecrdoctor.doctor import run_check
+from ecrdoctor.kubeletconfig import EKS_MATCH_IMAGES, parse_credential_provider_config
 from ecrdoctor.model import Outcome, Result, Status
-from ecrdoctor.nodeconfig import EKS_MATCH_IMAGES, parse_credential_provider_config
 
 CATALOGUE = Catalogue((kubelet_checks.kubelet_provider,))
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
