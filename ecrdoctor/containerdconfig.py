@@ -9,9 +9,6 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ecrdoctor.nodeconfig import StaticCredential, describe_credential, empty_mapping
 from ecrdoctor.tomlsubset import parse_toml
 
-# ======================================================================================================
-# containerd: config.toml (versions 1, 2, 3) and certs.d/<host>/hosts.toml
-# ======================================================================================================
 
 @dataclass(frozen=True)
 class RegistryCredential:

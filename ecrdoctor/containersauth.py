@@ -18,9 +18,6 @@ from ecrdoctor.nodeconfig import (
     strip_scheme,
 )
 
-# ======================================================================================================
-# podman / buildah / skopeo: containers-auth.json(5) and registries.conf
-# ======================================================================================================
 
 @dataclass(frozen=True)
 class AuthFileCandidate:

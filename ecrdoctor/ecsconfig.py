@@ -19,9 +19,6 @@ from ecrdoctor.nodeconfig import (
     strip_scheme,
 )
 
-# ======================================================================================================
-# /etc/ecs/ecs.config, read as ecs-init reads it (ecs-init/docker/docker.go getEnvVars)
-# ======================================================================================================
 
 @dataclass(frozen=True)
 class EnvLine:
