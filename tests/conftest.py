@@ -83,6 +83,22 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
 
+    # a name lookup sends a DNS query to the machine's resolver, which is not on loopback: only
+    # IP literals and localhost may be resolved in-process (tests use --resolve or patch the resolver)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            if name not in ("localhost", "None"):
+                why = f"test tried to resolve {name} (DNS leaves loopback)"
+                raise socket.gaierror(socket.EAI_NONAME, why) from None
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
 
 @pytest.fixture
 def home(_hermetic: Path) -> Path:

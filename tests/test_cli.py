@@ -17,6 +17,9 @@ from tests.conftest import MotoServer, ecrdoctor_exe, hermetic_env, run_cli, wri
 from tests.dockerd_fixtures import Dockerd, dockerd_fixture  # noqa: F401 - the `dockerd` fixture
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
+# Full runs here leave out the network and registry probes: they would ask the machine's DNS about
+# AWS names (off loopback). tests/checks/test_net.py and test_registry.py drive them on loopback.
+NO_NET = ["--skip", "net.*", "--skip", "registry.*"]
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 SLEEPY = """
@@ -57,7 +60,7 @@ def test_help_and_version_through_both_entry_points(home: Path) -> None:
 def test_healthy_host_exits_0_and_json_validates(home: Path, moto: MotoServer, dockerd: Dockerd,
                                                  schema_validator: Callable[[object], None]) -> None:
     helper_config(home)
-    out = run_cli(["check", IMAGE, "--format", "json"], env_for(home, moto, dockerd))
+    out = run_cli(["check", IMAGE, "--format", "json", *NO_NET], env_for(home, moto, dockerd))
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     schema_validator(report)
@@ -73,7 +76,7 @@ def test_healthy_host_exits_0_and_json_validates(home: Path, moto: MotoServer, d
 
 def test_missing_helper_config_exits_1_and_text_names_cause_and_fix(home: Path, moto: MotoServer,
                                                                    dockerd: Dockerd) -> None:
-    out = run_cli(["check", IMAGE], env_for(home, moto, dockerd))
+    out = run_cli(["check", IMAGE, *NO_NET], env_for(home, moto, dockerd))
     assert out.returncode == 1
     text = out.stdout
     assert "\x1b[" not in text  # piped: no ANSI codes
@@ -86,7 +89,8 @@ def test_missing_helper_config_exits_1_and_text_names_cause_and_fix(home: Path, 
 def test_json_to_output_file(home: Path, moto: MotoServer, dockerd: Dockerd, tmp_path: Path,
                              schema_validator: Callable[[object], None]) -> None:
     target = tmp_path / "report.json"
-    out = run_cli(["check", IMAGE, "--format", "json", "-o", str(target)], env_for(home, moto, dockerd))
+    out = run_cli(["check", IMAGE, "--format", "json", "-o", str(target), *NO_NET],
+                  env_for(home, moto, dockerd))
     assert out.returncode == 1 and out.stdout == ""
     report = json.loads(target.read_text())
     schema_validator(report)
