@@ -26,6 +26,8 @@ EXIT_USAGE = 2
 class ReportFormat(str, Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    junit = "junit"
 
 
 class ListFormat(str, Enum):
@@ -123,11 +125,15 @@ def explain(check_id: str = typer.Argument(..., metavar="ID", help="A check id, 
 
 def _render(report: object, format: ReportFormat, verbose: bool, to_terminal: bool) -> str:
     from ecrdoctor.model import Report
-    from ecrdoctor.render import report_json, report_text
+    from ecrdoctor.render import report_json, report_junit, report_markdown, report_text
 
     assert isinstance(report, Report)
     if format is ReportFormat.json:
         return report_json(report)
+    if format is ReportFormat.markdown:
+        return report_markdown(report)
+    if format is ReportFormat.junit:
+        return report_junit(report)
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
     return report_text(report, verbose=verbose, color=to_terminal, ascii_only=encoding not in ("utf8", ""),
                        width=None if not to_terminal else _terminal_width())
