@@ -342,6 +342,39 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 60,
                           cwd=cwd, stdin=subprocess.DEVNULL)
 
 
+def ecr_password_for(marker: str, expiration: float) -> str:
+    """An ECR password in the real shape: base64 of the JSON with `expiration` (aws-side.md A3)."""
+    import base64
+
+    doc = {"payload": marker, "datakey": "AQEBAHij" + marker, "version": "2", "type": "DATA_KEY",
+           "expiration": int(expiration)}
+    return base64.b64encode(json.dumps(doc).encode()).decode()
+
+
+class SecretLedger:
+    """The credentials a test's fixtures wrote, to prove a check's own outcome (before the runner's
+    redaction) holds none of them."""
+
+    def __init__(self, check: Callable[..., object]) -> None:
+        self.check = check
+        self.values: set[str] = set()
+
+    def add(self, value: str) -> str:
+        self.values.add(value)
+        return value
+
+    def assert_clean(self, root: Path, image: Optional[str]) -> None:
+        from ecrdoctor.context import Context, RunOptions
+
+        outcome = self.check(Context.create(RunOptions(image=image, root=str(root), timeout=15)))
+        fix = getattr(outcome, "fix", None)
+        text = json.dumps([getattr(outcome, "summary", ""), list(getattr(outcome, "details", ())),
+                           fix.text if fix else "", list(fix.commands) if fix else [],
+                           dict(getattr(outcome, "evidence", {}))], default=str)
+        leaked = [v for v in self.values if v in text or v[:24] in text]
+        assert not leaked, "a credential reached the check's outcome"
+
+
 def write_docker_config(home: Path, config: dict[str, object]) -> Path:
     path = home / ".docker" / "config.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,11 @@ import ecrdoctor.checks.ecs as ecs_checks
 import pytest
 
 from ecrdoctor.catalogue import Catalogue
-from ecrdoctor.context import Context, RunOptions
+from ecrdoctor.context import RunOptions
 from ecrdoctor.doctor import run_check
 from ecrdoctor.ecsconfig import parse_ecs_config, parse_engine_auth
-from ecrdoctor.model import Outcome, Report, Result, Status
+from ecrdoctor.model import Report, Result, Status
+from tests.conftest import SecretLedger, ecr_password_for
 
 CATALOGUE = Catalogue((ecs_checks.ecs_agent,))
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -30,29 +31,13 @@ CONFIG = "etc/ecs/ecs.config"
 RESTART = "sudo systemctl restart ecs"
 
 
+LEDGER = SecretLedger(ecs_checks.ecs_agent)
+secret = LEDGER.add
+assert_no_secret = LEDGER.assert_clean
 
-SECRETS: set[str] = set()
-
-
-def secret(value: str) -> str:
-    """Remember a credential the fixtures wrote, to prove no outcome ever contains it."""
-    SECRETS.add(value)
-    return value
-
-
-def assert_no_secret(root: Path, image: Optional[str]) -> None:
-    """The check's own outcome, before the runner's redaction, holds no credential the fixtures wrote."""
-    ctx = Context.create(RunOptions(image=image, root=str(root), timeout=15))
-    outcome: Outcome = ecs_checks.ecs_agent(ctx)
-    text = json.dumps([outcome.summary, list(outcome.details), outcome.fix.text if outcome.fix else "",
-                       list(outcome.fix.commands) if outcome.fix else [], dict(outcome.evidence)], default=str)
-    leaked = [s for s in SECRETS if s in text or s[:24] in text]
-    assert not leaked, "a credential reached the check's outcome"
 
 def ecr_password(expiration: float) -> str:
-    doc = {"payload": MARKER, "datakey": "AQEBAHij" + MARKER, "version": "2", "type": "DATA_KEY",
-           "expiration": int(expiration)}
-    return secret(base64.b64encode(json.dumps(doc).encode()).decode())
+    return secret(ecr_password_for(MARKER, expiration))
 
 
 def ecr_auth(expiration: float) -> str:

@@ -16,10 +16,11 @@ import ecrdoctor.checks.kubelet as kubelet_checks
 import pytest
 
 from ecrdoctor.catalogue import Catalogue
-from ecrdoctor.context import Context, RunOptions
+from ecrdoctor.context import RunOptions
 from ecrdoctor.doctor import run_check
 from ecrdoctor.kubeletconfig import EKS_MATCH_IMAGES, parse_credential_provider_config
-from ecrdoctor.model import Outcome, Result, Status
+from ecrdoctor.model import Result, Status
+from tests.conftest import SecretLedger, ecr_password_for
 
 CATALOGUE = Catalogue((kubelet_checks.kubelet_provider,))
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -71,29 +72,13 @@ providers:
 """
 
 
+LEDGER = SecretLedger(kubelet_checks.kubelet_provider)
+secret = LEDGER.add
+assert_no_secret = LEDGER.assert_clean
 
-SECRETS: set[str] = set()
-
-
-def secret(value: str) -> str:
-    """Remember a credential the fixtures wrote, to prove no outcome ever contains it."""
-    SECRETS.add(value)
-    return value
-
-
-def assert_no_secret(root: Path, image: Optional[str]) -> None:
-    """The check's own outcome, before the runner's redaction, holds no credential the fixtures wrote."""
-    ctx = Context.create(RunOptions(image=image, root=str(root), timeout=15))
-    outcome: Outcome = kubelet_checks.kubelet_provider(ctx)
-    text = json.dumps([outcome.summary, list(outcome.details), outcome.fix.text if outcome.fix else "",
-                       list(outcome.fix.commands) if outcome.fix else [], dict(outcome.evidence)], default=str)
-    leaked = [s for s in SECRETS if s in text or s[:24] in text]
-    assert not leaked, "a credential reached the check's outcome"
 
 def ecr_password(expiration: float) -> str:
-    doc = {"payload": MARKER, "datakey": "AQEBAHij" + MARKER, "version": "2", "type": "DATA_KEY",
-           "expiration": int(expiration)}
-    return secret(base64.b64encode(json.dumps(doc).encode()).decode())
+    return secret(ecr_password_for(MARKER, expiration))
 
 
 def provider_config(match_images: Optional[list[str]] = None, name: str = "ecr-credential-provider",
