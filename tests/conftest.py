@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -340,6 +341,32 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 60,
     """The real console script in a subprocess, as a user runs it."""
     return subprocess.run([ecrdoctor_exe(), *args], env=env, capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never says anything (a hung IMDS, registry, S3)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        while True:
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                return
+
+    import threading
+
+    threading.Thread(target=hold, daemon=True).start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+        for s in held:
+            s.close()
 
 
 def ecr_password_for(marker: str, expiration: float) -> str:

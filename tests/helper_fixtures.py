@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,7 +25,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.conftest import need
+from tests.conftest import need, silent_port
 
 HELPER_BIN = "/usr/bin/docker-credential-ecr-login"
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -152,25 +151,8 @@ def helper_bin() -> str:
 @pytest.fixture
 def silent_listener() -> Iterator[str]:
     """A loopback HTTP endpoint that accepts connections and never answers (an IMDS that hangs)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    held: List[socket.socket] = []
-
-    def hold() -> None:
-        while True:
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=hold, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        sock.close()
-        for s in held:
-            s.close()
+    with silent_port() as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 def run_helper(host: str, env: Dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:

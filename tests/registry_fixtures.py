@@ -37,7 +37,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.conftest import need
+from tests.conftest import need, silent_port
 
 ACCOUNT = "123456789012"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
@@ -338,22 +338,5 @@ def fake_s3(tls: Tls) -> Iterator[FakeS3]:
 @pytest.fixture
 def silent_tls() -> Iterator[int]:
     """A loopback port that accepts connections and never says anything: a TLS handshake there hangs."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    held: List[socket.socket] = []
-
-    def hold() -> None:
-        while True:
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=hold, daemon=True).start()
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        sock.close()
-        for s in held:
-            s.close()
+    with silent_port() as port:
+        yield port
