@@ -388,23 +388,12 @@ def mirror_host(url: str) -> str:
     return (urlsplit(url.strip()).netloc or url).rsplit("@", 1)[-1].lower()
 
 
-def no_proxy_covers(no_proxy: Optional[str], host: str) -> bool:
-    """Whether a NO_PROXY list exempts a host, as Go's httpproxy matches it (`*`, exact, `.suffix`, `suffix`)."""
-    host = host.lower().split(":", 1)[0]
-    for entry in (no_proxy or "").split(","):
-        item = entry.strip().lower().split(":", 1)[0]
-        if not item:
-            continue
-        if item == "*":
-            return True
-        if item.startswith("*."):
-            item = item[1:]
-        if item.startswith("."):
-            if host.endswith(item) or host == item[1:]:
-                return True
-        elif host == item or host.endswith("." + item):
-            return True
-    return False
+def no_proxy_covers(no_proxy: Optional[str], host: str, port: int = 443) -> bool:
+    """Whether dockerd (a Go program) would bypass its proxy for host:port; the rules live in proxyenv."""
+    from ecrdoctor.proxyenv import go_no_proxy_entry
+
+    name, _, given = host.lower().rpartition(":") if re.search(r":\d+$", host) else (host.lower(), "", "")
+    return go_no_proxy_entry(no_proxy, name, int(given) if given else port) is not None
 
 
 def current_context(config_text: Optional[str]) -> Optional[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -147,24 +146,7 @@ def parse_engine_auth(auth_type: str, data: str) -> EngineAuth:
 
 
 def no_proxy_covers(no_proxy: str, host: str) -> bool:
-    """Whether a NO_PROXY list exempts a host or IP the way Go's httpproxy does (exact, CIDR, suffix, '*')."""
-    for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        try:
-            network = ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            network = None
-        if network is not None:
-            try:
-                if ipaddress.ip_address(host) in network:
-                    return True
-            except ValueError:
-                pass
-            continue
-        name = entry.split(":", 1)[0] if entry.count(":") == 1 else entry
-        if host == name or (name.startswith(".") and host.endswith(name)) or host.endswith("." + name):
-            return True
-    return False
+    """Whether the ECS agent (a Go program) bypasses its proxy for a host or IP; the rules live in proxyenv."""
+    from ecrdoctor.proxyenv import go_no_proxy_entry
+
+    return go_no_proxy_entry(no_proxy, host, 80) is not None
