@@ -8,10 +8,8 @@ import hashlib
 import json
 import os
 import shlex
-import time
 from dataclasses import dataclass
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 from ecrdoctor.api import Fix, Outcome, SkipCheck, check, fail, info, passed, skip, warn
 from ecrdoctor.aws import CredentialFacts, client_error_code, client_error_message
@@ -53,20 +51,14 @@ def aws_profiles(ctx: Context) -> dict[str, dict[str, Any]]:
     """The profiles of the AWS config and credentials files as botocore merged them (values can be secrets)."""
 
     def load() -> dict[str, dict[str, Any]]:
-        try:
-            profiles = ctx.aws.session().full_config.get("profiles", {})
-        except Exception:  # an unparseable file: botocore's own error surfaces in aws.credentials
-            return {}
+        profiles = ctx.aws.config_file().get("profiles", {})
         return {str(k): dict(v) for k, v in profiles.items() if isinstance(v, dict)}
 
     return ctx.fact("aws.profiles", load)
 
 
 def _sso_sessions(ctx: Context) -> dict[str, Any]:
-    try:
-        sessions = ctx.aws.session().full_config.get("sso_sessions", {})
-    except Exception:
-        return {}
+    sessions = ctx.aws.config_file().get("sso_sessions", {})
     return dict(sessions) if isinstance(sessions, dict) else {}
 
 
@@ -201,7 +193,7 @@ def sso_cache(ctx: Context, profile: str) -> Optional[SsoCache]:
     expires = _sso_expiry(read.text or "")
     if expires is None:
         return SsoCache(path, None, "has no readable expiresAt")
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = ctx.now()
     stamp = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
     return SsoCache(path, expires, f"expired at {stamp}" if expires <= now else f"valid until {stamp}")
 
@@ -474,58 +466,22 @@ def aws_server_time(ctx: Context) -> tuple[ServerTime, ...]:
 
 
 def server_time(ctx: Context, service: str, operation: str) -> ServerTime:
-    """Send one unsigned request and read the Date header of whatever comes back.
-
-    Unsigned, so it needs no credentials: AWS answers an unsigned request with an error, and every answer,
-    error or not, carries the Date of AWS's clock. Built from the gateway's session (endpoint settings such
-    as AWS_ENDPOINT_URL, proxies and CA bundles apply), with the allow-list guard and the gateway's hooks.
-    """
-    from botocore import UNSIGNED
-    from botocore.config import Config
-
-    from ecrdoctor.aws import guard_operation
-
-    config = Config(signature_version=UNSIGNED, connect_timeout=ctx.aws.connect_timeout,
-                    read_timeout=min(ctx.aws.read_timeout, 4.0), retries={"total_max_attempts": 1},
-                    user_agent_extra="ecrdoctor")
-    try:
-        client = ctx.aws.session().create_client(service, region_name=ctx.aws.region() or "us-east-1",
-                                                 config=config)
-    except Exception as exc:
-        raise SkipCheck(f"cannot build an AWS client: {type(exc).__name__}: {exc}") from exc
-    client.meta.events.register("before-parameter-build", guard_operation)
-    for hook in ctx.aws.client_hooks:
-        hook(client)
-    seen: dict[str, Any] = {}
-
-    def sent(**_: Any) -> None:  # a before-send handler that returned a value would replace the response
-        seen.setdefault("sent", time.time())
-
-    def received(response_dict: dict[str, Any], **_: Any) -> None:
-        seen["received"] = time.time()
-        seen["headers"] = {str(k).lower(): str(v) for k, v in response_dict.get("headers", {}).items()}
-        seen["status"] = response_dict.get("status_code")
-
-    client.meta.events.register("before-send", sent)  # this client makes this one call only
-    client.meta.events.register("before-parse", received)
-    endpoint = urlsplit(client.meta.endpoint_url).netloc or client.meta.endpoint_url
-    error = None
-    try:
-        getattr(client, operation)()
-    except Exception as exc:  # an error answer is expected and fine: only its Date matters
-        error = f"{client_error_code(exc)}: {client_error_message(exc)}"
-    headers: dict[str, str] = seen.get("headers", {})
-    if "received" not in seen:
+    """Read AWS's clock from the Date header of one unsigned request (see AwsGateway.probe_date)."""
+    probe = ctx.aws.probe_date(service, operation)
+    endpoint, headers, error = probe.endpoint, dict(probe.headers), probe.error
+    if probe.received is None:
+        if endpoint == "" and error:
+            raise SkipCheck(error)
         return ServerTime(endpoint, error=error or "no answer")
-    local = (seen.get("sent", seen["received"]) + seen["received"]) / 2
+    local = ((probe.sent if probe.sent is not None else probe.received) + probe.received) / 2
     server = parse_http_date(headers.get("date", ""))
     if server is None:
-        return ServerTime(endpoint, date=headers.get("date"), status=seen.get("status"),
+        return ServerTime(endpoint, date=headers.get("date"), status=probe.status,
                           error="the answer has no valid Date header")
     # Date has whole seconds, truncated: AWS's clock was, on average, half a second past it
     from_aws = "x-amzn-requestid" in headers or "x-amz-request-id" in headers
     return ServerTime(endpoint, date=headers["date"], skew=local - (server.timestamp() + 0.5),
-                      status=seen.get("status"), from_aws=from_aws)
+                      status=probe.status, from_aws=from_aws)
 
 
 def _duration(seconds: float) -> str:

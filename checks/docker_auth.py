@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import re
 import shlex
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -119,11 +117,10 @@ def _outcome(status: Status, summary: str, details: Iterable[str] = (), fix: Opt
 
 def _config_age(ctx: Context, path: str, now: datetime) -> Optional[timedelta]:
     """How long ago the config file was last written: a lower bound of the age of any token inside."""
-    try:
-        mtime = ctx.host.path(path).stat().st_mtime
-    except OSError:
+    st = ctx.host.stat(path)
+    if not st.exists:
         return None
-    return max(timedelta(0), now - datetime.fromtimestamp(mtime, tz=timezone.utc))
+    return max(timedelta(0), now - datetime.fromtimestamp(st.mtime, tz=timezone.utc))
 
 
 def _judge_entry(ctx: Context, entry: AuthEntry, where: str, file_path: Optional[str],
@@ -302,7 +299,7 @@ def docker_token(ctx: Context) -> Outcome:
     (DOCKER_AUTH_CONFIG), 1.2 (docker-py falls back to auths), K7, B11; amazon-ecr-credential-helper
     README "Troubleshooting"; ECR user guide common-errors-docker.md.
     """
-    now = datetime.now(timezone.utc)
+    now = ctx.now()
     dc = ctx.docker_config()
     reg = ctx.registry
     version = docker_cli_version(ctx) if dc.auth_config is not None else None
@@ -341,7 +338,7 @@ def docker_token(ctx: Context) -> Outcome:
 
 def _headless(ctx: Context) -> bool:
     env = ctx.host.env
-    return sys.platform.startswith("linux") and not any(
+    return ctx.host.platform().system == "Linux" and not any(
         env.get(n) for n in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"))
 
 
@@ -570,10 +567,7 @@ def sudo_secure_path(ctx: Context, user: str) -> Tuple[Optional[str], Optional[s
             elif kind == "include":
                 walk(arg, depth + 1)
             elif kind == "includedir":
-                try:
-                    names = sorted(p.name for p in ctx.host.path(arg).iterdir() if p.is_file())
-                except OSError:
-                    names = []
+                names = [name for name, kind in ctx.host.listdir(arg).entries if kind == "file"]
                 for name in names:
                     if not name.endswith("~") and "." not in name:  # sudo skips these in an includedir
                         walk(f"{arg.rstrip('/')}/{name}", depth + 1)
@@ -743,8 +737,8 @@ def _sudo_path_problems(ctx: Context, user: str, user_home: str, helpers: Sequen
         if ctx.host.which(exe, path=sudo_path):
             continue
         dirs = [d.format(home=user_home) for d in USER_BIN_DIRS]
-        with contextlib.suppress(OSError):
-            dirs += sorted(f"/opt/{p.parent.name}/bin" for p in ctx.host.path("/opt").glob("*/bin") if p.is_dir())
+        dirs += sorted(f"/opt/{name}/bin" for name, kind in ctx.host.listdir("/opt").entries
+                       if kind == "dir" and ctx.host.stat(f"/opt/{name}/bin").is_dir)
         found = next((d for d in dirs if ctx.host.which(exe, path=d)), None)
         if found is None:
             continue  # not installed anywhere we know: docker.credsstore and helper.installed report it

@@ -463,7 +463,8 @@ def host_platform(ctx: Context) -> Tuple[Platform, str]:
     chosen = parse_platform(ctx.host.env.get("DOCKER_DEFAULT_PLATFORM", ""))
     if chosen:
         return chosen, "DOCKER_DEFAULT_PLATFORM"
-    system, _, machine = ctx.host.summary().platform.partition("-")
+    plat = ctx.host.platform()
+    system, machine = plat.system, plat.machine
     arch, variant = MACHINES.get(machine.lower(), (machine.lower(), ""))
     # Docker Desktop runs a Linux VM on macOS, so images are Linux images there too
     return Platform("windows" if system.lower() == "windows" else "linux", arch, variant), f"this host ({machine})"
@@ -691,7 +692,7 @@ def ecr_lifecycle(ctx: Context) -> Outcome:
     target = _find(listing.images, ref.digest, ref.tag or "latest")
     if target is None:
         return _gone(ctx, policy, rules + note, evidence)
-    now = datetime.now(timezone.utc)
+    now = ctx.now()
     outcome = fate(policy, listing.images, now, target.digest)
     rule = outcome.rule
     evidence.update(fate=outcome.kind, rule_priority=rule.priority if rule else None, digest=target.digest)

@@ -181,7 +181,7 @@ def ecs_agent(ctx: Context) -> Outcome:
     if read.text is None:
         return skip(f"cannot read {ECS_CONFIG}: {read.error} (run ecrdoctor as root)")
     cfg = parse_ecs_config(read.text)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = ctx.now()
     findings: List[Finding] = []
     details: List[str] = []
     for line in cfg.unseen:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import PurePosixPath
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ecrdoctor.api import Fix, Outcome, SkipCheck, check, error, fail, info, passed, skip, warn
@@ -25,17 +25,13 @@ from ecrdoctor.ecrlogin import (
     HelperCause,
     HelperLogEntry,
     HelperRequest,
-    LogReadError,
     binary_kind,
-    file_size,
     fix_for,
     group_requests,
     parse_cache,
     parse_helper_version,
     parse_log,
     parse_time,
-    read_head,
-    read_tail,
 )
 from ecrdoctor.host import FileRead
 
@@ -106,11 +102,10 @@ def _snapshot(ctx: Context) -> HelperFiles:
     sizes: Dict[str, Optional[int]] = {}
     found = []
     for p in log_paths(ctx):
-        sizes[p] = file_size(ctx.host.path(p))
-        try:
-            found.append((ctx.host.path(p).stat().st_mtime, p))
-        except OSError:
-            continue
+        st = ctx.host.stat(p)
+        sizes[p] = st.size if st.is_file else None
+        if st.exists:
+            found.append((st.mtime, p))
     cache = ctx.host.read_text(f"{cache_dir(ctx).rstrip('/')}/cache.json")
     return HelperFiles(sizes, max(found)[1] if found else None, cache)
 
@@ -144,7 +139,7 @@ def _path_dirs(ctx: Context) -> List[str]:
 
 
 def _find_files(ctx: Context, name: str, dirs: Sequence[str]) -> List[str]:
-    return [f"{d.rstrip('/')}/{name}" for d in dirs if ctx.host.path(f"{d.rstrip('/')}/{name}").is_file()]
+    return [f"{d.rstrip('/')}/{name}" for d in dirs if ctx.host.stat(f"{d.rstrip('/')}/{name}").is_file]
 
 
 def _link_dir(ctx: Context) -> str:
@@ -174,7 +169,7 @@ def _missing(ctx: Context, who: str) -> Outcome:
     home = (ctx.host.home or "").rstrip("/")
     elsewhere = [d for d in ("/usr/local/bin", "/usr/bin", "/bin", "/opt/bin", "/snap/bin", f"{home}/go/bin",
                              f"{home}/bin", f"{home}/.local/bin") if d not in dirs]
-    off_path = [p for p in _find_files(ctx, HELPER, elsewhere) if os.access(ctx.host.path(p), os.X_OK)]
+    off_path = [p for p in _find_files(ctx, HELPER, elsewhere) if ctx.host.stat(p).executable]
     details = [f"docker CLI 28.4 and later say `error getting credentials - err: exec: \"{HELPER}\": executable "
                "file not found in $PATH`; older ones only `no basic auth credentials`"]
     if ctx.host.sudo_user:
@@ -249,12 +244,12 @@ def helper_installed(ctx: Context) -> Outcome:
     if exe is None:
         return _missing(ctx, who)
     evidence: Dict[str, Any] = {"path": exe}
-    try:
-        kind = binary_kind(read_head(ctx.host.path(exe), 20))
-    except LogReadError as exc:
-        return fail(f"{exe} cannot be read: {exc.reason}",
+    head = ctx.host.read_head(exe, 20)
+    if head.data is None:
+        return fail(f"{exe} cannot be read: {head.error}",
                     fix=Fix("Reinstall the helper.", ecr_helper_install_commands(ctx)), evidence=evidence)
-    machine = platform.machine()
+    kind = binary_kind(head.data)
+    machine = ctx.host.platform().machine
     expected = ELF_MACHINES.get(machine.lower())
     evidence.update(format=kind.format, architecture=kind.machine_name, host_architecture=machine)
     reinstall = Fix(f"Replace it with the helper built for {machine} (this removes the wrong binary).",
@@ -356,11 +351,11 @@ def _ask_helper(ctx: Context) -> HelperAnswer:
     entries: List[HelperLogEntry] = []
     log_path = None
     for p in logs:
-        size = file_size(ctx.host.path(p))
+        st = ctx.host.stat(p)
+        size = st.size if st.is_file else None
         if size is not None and size != before[p]:
-            try:
-                tail = read_tail(ctx.host.path(p), TAIL_BYTES, start=before[p] or 0)
-            except LogReadError:
+            tail = ctx.host.read_tail(p, TAIL_BYTES, start=before[p] or 0).tail
+            if tail is None:
                 continue
             entries += parse_log(tail.text)
             log_path = log_path or p
@@ -417,7 +412,7 @@ def helper_get(ctx: Context) -> Outcome:
     answer = helper_credentials(ctx)
     if answer.executable is None:
         return error(answer.output)
-    now = datetime.now(timezone.utc)
+    now = ctx.now()
     requests = answer.requests
     cause = next((r.cause for r in requests if r.cause is not None), None)
     facts = fix_facts(ctx)
@@ -492,10 +487,10 @@ def _read_history(ctx: Context) -> LogHistory:
     path = files.latest_log
     if path is None:
         return LogHistory(None)
-    try:
-        tail = read_tail(ctx.host.path(path), TAIL_BYTES, end=files.log_sizes.get(path))
-    except LogReadError as exc:
-        return LogHistory(path, error=exc.reason)
+    read = ctx.host.read_tail(path, TAIL_BYTES, end=files.log_sizes.get(path))
+    tail = read.tail
+    if tail is None:
+        return LogHistory(path, error=read.error)
     return LogHistory(path, tuple(group_requests(parse_log(tail.text))), truncated=tail.truncated)
 
 
@@ -555,7 +550,7 @@ def helper_log(ctx: Context) -> Outcome:
                     fix=Fix("Give the log back to the user who runs docker.",
                             (f"sudo chown -R {ctx.host.current_user().name} {shlex.quote(cache_dir(ctx))}",)),
                     evidence=evidence)
-    now = datetime.now(timezone.utc)
+    now = ctx.now()
     facts = fix_facts(ctx)
     host = target_host(ctx) or "any registry"
 
@@ -629,13 +624,12 @@ def _foreign_owners(ctx: Context, paths: Sequence[str]) -> List[Tuple[str, int]]
     me = ctx.host.current_user().uid
     out = []
     for p in paths:
-        try:
-            st = ctx.host.path(p).stat()
-            parent_uid = ctx.host.path(p).parent.stat().st_uid
-        except OSError:
+        st = ctx.host.stat(p)
+        parent = ctx.host.stat(str(PurePosixPath(p).parent)) if st.exists else None
+        if parent is None or not parent.exists:
             continue
-        if st.st_uid != me and not (me == 0 and st.st_uid == parent_uid):
-            out.append((p, st.st_uid))
+        if st.uid != me and not (me == 0 and st.uid == parent.uid):
+            out.append((p, st.uid))
     return out
 
 
@@ -694,7 +688,7 @@ def helper_cache(ctx: Context) -> Outcome:
     if cache.version != CACHE_VERSION:
         return warn(f"{path} has cache version {cache.version!r}; the helper ignores it (`Registry cache version is "
                     "not compatible`)", fix=Fix("Remove it.", (f"rm {shlex.quote(path)}",)), evidence=evidence)
-    now = datetime.now(timezone.utc)
+    now = ctx.now()
     reg = ctx.registry
     evidence["entries"] = len(cache.entries)
     if reg is None or not reg.is_ecr:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import json
 import posixpath
 import shlex
@@ -59,22 +60,17 @@ class KubeletInvocation:
 
 
 def _listdir(ctx: Context, path: str) -> List[str]:
-    """Names in a directory as the host sees it (the Host seam has no listing of its own)."""
-    try:
-        return sorted(p.name for p in ctx.host.path(path).iterdir())
-    except OSError:
-        return []
+    """Names in a directory as the host sees it, sorted; none when it cannot be listed."""
+    return ctx.host.listdir(path).names
 
 
 def _is_dir(ctx: Context, path: str) -> bool:
-    return ctx.host.path(path).is_dir()
+    return ctx.host.stat(path).is_dir
 
 
 def _executable(ctx: Context, path: str) -> bool:
-    try:
-        return bool(ctx.host.path(path).stat().st_mode & 0o111)
-    except OSError:
-        return False
+    """Any execute bit set, as kubelet needs it (whoever ecrdoctor runs as)."""
+    return bool(ctx.host.stat(path).mode & 0o111)
 
 
 def kubelet_invocation(ctx: Context) -> Optional[KubeletInvocation]:
@@ -258,7 +254,7 @@ def _containerd(ctx: Context) -> Tuple[Optional[ContainerdConfig], List[str], Op
                 continue
             full = posixpath.join(posixpath.dirname(CONTAINERD_CONFIG), pattern)
             directory, name = posixpath.split(full)
-            files = [posixpath.join(directory, f.name) for f in sorted(ctx.host.path(directory).glob(name))] \
+            files = [posixpath.join(directory, n) for n in _listdir(ctx, directory) if fnmatch.fnmatchcase(n, name)] \
                 if "*" in name else [full]
             for f in files:
                 imported = ctx.host.read_text(f)
@@ -288,7 +284,7 @@ def _credential_finding(cred: StaticCredential, host: str, where: str, critical:
 def _containerd_findings(ctx: Context, cc: ContainerdConfig, target: Optional[RegistryHost], has_provider: bool,
                          details: List[str], evidence: Dict[str, Any]) -> List[Finding]:
     findings: List[Finding] = []
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = ctx.now()
     sandbox_host = image_host(cc.sandbox_image) if cc.sandbox_image else None
     hosts_of_interest = {h for h in (target.host if target else None, sandbox_host) if h}
     def critical(host: str) -> bool:

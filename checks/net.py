@@ -167,11 +167,7 @@ def _systemd_env(ctx: Context) -> Tuple[Dict[str, str], Dict[str, str]]:
     unit = next((f"{d}/docker.service" for d in SYSTEMD_DIRS if ctx.host.exists(f"{d}/docker.service")), None)
     dropins: Dict[str, str] = {}
     for d in reversed(SYSTEMD_DIRS):  # a drop-in in /etc replaces one of the same name further down
-        try:
-            names = sorted(p.name for p in ctx.host.path(f"{d}/docker.service.d").iterdir())
-        except OSError:
-            continue
-        for name in names:
+        for name in ctx.host.listdir(f"{d}/docker.service.d").names:
             if name.endswith(".conf"):
                 dropins[name] = f"{d}/docker.service.d/{name}"
     files = ([unit] if unit else []) + [dropins[n] for n in sorted(dropins)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import shlex
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -149,7 +148,7 @@ def podman_credentials(ctx: Context) -> Outcome:
     GetCredentials), containers-auth.json(5), containers-registries.conf(5); amazon-ecr-credential-helper
     README; research host-side §1.6 and Part 2 H1-H2, aws-side A3.
     """
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = ctx.now()
     findings: List[Finding] = []
     details: List[str] = []
     explicit = ctx.host.env.get("REGISTRY_AUTH_FILE")

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import shlex
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -390,7 +390,7 @@ def registry_v2(ctx: Context) -> Outcome:
     second = _get(ctx, "GET", url, route, {"Authorization": f"Basic {creds.auth}"})
     if second.status is None:
         return _unreachable(ctx, url, second, route, reg, evidence)
-    now = datetime.now(timezone.utc)
+    now = ctx.now()
     expired = creds.expires_at is not None and creds.expires_at <= now
     verdict = classify_login(second.status, second.body, url, token_expired=expired if creds.expires_at else None)
     evidence.update(status=second.status, verdict=verdict.kind,

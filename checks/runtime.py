@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, List, Mapping, Optional, Tuple
 
 from ecrdoctor.api import Fix, Outcome, check, error, fail, info, passed, skip, warn
@@ -20,8 +19,6 @@ from ecrdoctor.daemon import (
     disk_verdict,
     group_members,
     human_bytes,
-    inspect_socket,
-    measure_disk,
     mirror_host,
     mirror_problem,
     no_proxy_covers,
@@ -76,12 +73,11 @@ def daemon_probe(ctx: Context) -> DaemonProbe:
         if endpoint.scheme == "tcp" and not endpoint.loopback and ctx.options.offline:
             return DaemonProbe(endpoint, error="--offline: a daemon on another host is not contacted",
                                cause="not-contacted")
-        try:
-            client = ctx.docker_client()
-            return DaemonProbe(endpoint, dict(client.version()), dict(client.info()))
-        except Exception as exc:  # docker.errors.DockerException and the requests errors it wraps
-            text = str(exc)
+        answer = ctx.docker_engine()
+        if answer.error is not None or answer.version is None:
+            text = answer.error or "no answer"
             return DaemonProbe(endpoint, error=text, cause=classify_connect_error(text))
+        return DaemonProbe(endpoint, dict(answer.version), dict(answer.info or {}))
 
     return ctx.fact("runtime.daemon", probe)
 
@@ -256,7 +252,7 @@ def _permission_denied(ctx: Context, ep: DockerEndpoint, details: List[str],
     path = ep.socket_path or DEFAULT_SOCKET
     user = ctx.host.current_user().name
     quser = shlex.quote(user)
-    sock = inspect_socket(Path(path))
+    sock = ctx.host.socket_info(path)
     group = (sock.group or str(sock.gid)) if sock else "docker"
     if sock:
         details.append(f"{path} is owned by uid {sock.uid}, group {group}, mode {sock.mode_text}")
@@ -310,11 +306,11 @@ def _reachable(ctx: Context, probe: DaemonProbe, ep: DockerEndpoint, notes: List
     if ep.over_network and not ep.loopback:
         details.append(f"the data root {root_dir} is on the daemon's host: not measured from here")
     elif root_dir:
-        try:
-            usage = measure_disk(ctx.host.path(root_dir))
-        except OSError as exc:
+        disk = ctx.host.disk_usage(root_dir)
+        usage = disk.usage
+        if usage is None:
             where = f"under --root {ctx.host.root}" if ctx.host.root else "on this host"
-            details.append(f"could not measure {root_dir} {where} ({exc.strerror or exc}): the daemon may run in a "
+            details.append(f"could not measure {root_dir} {where} ({disk.error}): the daemon may run in a "
                            "VM (Docker Desktop) or another mount namespace")
         else:
             verdict = disk_verdict(usage)

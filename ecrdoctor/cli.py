@@ -5,11 +5,16 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, Sequence
 
 import typer
 
 from ecrdoctor import __version__
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` must stay fast
+    from ecrdoctor.context import RunOptions
+    from ecrdoctor.model import Report
+    from ecrdoctor.tape import Tape
 
 app = typer.Typer(
     name="ecrdoctor",
@@ -72,31 +77,117 @@ def check(
     resolve: List[str] = typer.Option([], "--resolve", metavar="HOST:PORT:ADDR",
                                       help="Connect to ADDR for HOST:PORT, as curl's --resolve (repeatable)."),
     ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="Extra CA certificates for the probes."),
+    from_bundle: Optional[Path] = typer.Option(None, "--from-bundle", metavar="FILE",
+                                               help="Re-evaluate a bundle offline instead of this host."),
 ) -> None:
     """Run the checks for IMAGE and print the most likely root cause with its fix."""
-    from ecrdoctor.context import RunOptions, parse_resolve
-    from ecrdoctor.doctor import exit_code, run_check
-    from ecrdoctor.reference import ReferenceError
+    if from_bundle is not None:
+        _replay(from_bundle, image, format, output, only, skip, timeout, fail_on, exit_zero, verbose)
+    options = _options(image, region, profile, timeout, offline, root, verbose, only, skip, resolve, ca_bundle)
+    report = _run(options)
+    _emit(_render(report, format, verbose, to_terminal=output is None and sys.stdout.isatty()), output)
+    raise typer.Exit(_exit(report, fail_on, exit_zero))
 
-    options = RunOptions(image=image, region=region, profile=profile, timeout=timeout, offline=offline,
-                         root=str(root) if root else None, verbose=verbose, only=tuple(only), skip=tuple(skip),
-                         resolve=tuple(resolve), ca_bundle=str(ca_bundle) if ca_bundle else None)
+
+@app.command()
+def bundle(
+    image: Optional[str] = typer.Argument(None, help="Image reference (or just an ECR registry host)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE.tar.gz",
+                                          help="Where to write the bundle (default: ecrdoctor-HOST-TIME.tar.gz)."),
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", help="Format of the report on stdout."),
+    only: List[str] = typer.Option([], "--only", help="Run only these ids or globs (and what they need)."),
+    skip: List[str] = typer.Option([], "--skip", help="Do not run these ids or globs."),
+    region: Optional[str] = typer.Option(None, "--region", help="AWS region (default: the image host's)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile, as the AWS CLI."),
+    timeout: float = typer.Option(20.0, "--timeout", min=0.5, help="Deadline for the whole run, seconds."),
+    offline: bool = typer.Option(False, "--offline", help="No network: network checks are skipped."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Read system files under this directory."),
+    fail_on: FailOn = typer.Option(FailOn.fail, "--fail-on", help="Exit 1 on any fail, or on any warn too."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 whatever the checks found."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show details and evidence of every check."),
+    resolve: List[str] = typer.Option([], "--resolve", metavar="HOST:PORT:ADDR",
+                                      help="Connect to ADDR for HOST:PORT, as curl's --resolve (repeatable)."),
+    ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="Extra CA certificates for the probes."),
+) -> None:
+    """Run the checks and write a redacted bundle that `check --from-bundle` replays offline."""
+    import os
+    import socket
+
+    from ecrdoctor.bundle import default_bundle_name, write_bundle
+    from ecrdoctor.tape import Tape
+
+    options = _options(image, region, profile, timeout, offline, root, verbose, only, skip, resolve, ca_bundle)
+    target = output or Path(default_bundle_name(socket.gethostname()))
+    if target.exists() and target.is_dir():
+        _usage(f"-o {target} is a directory")
+    tape = Tape("record")
+    report = _run(options, tape=tape)
+    try:
+        manifest = write_bundle(target, report, tape, options, dict(os.environ))
+    except OSError as exc:
+        _usage(f"cannot write {target}: {exc.strerror}")
+    calls = sum(manifest["collected"]["calls"].values())
+    typer.echo(f"ecrdoctor: wrote {target} ({target.stat().st_size // 1024 + 1} KiB: {calls} recorded answers, "
+               f"{len(manifest['collected']['files'])} files, secrets redacted; see manifest.json)", err=True)
+    _emit(_render(report, format, verbose, to_terminal=sys.stdout.isatty()), None)
+    raise typer.Exit(_exit(report, fail_on, exit_zero))
+
+
+def _options(image: Optional[str], region: Optional[str], profile: Optional[str], timeout: float, offline: bool,
+             root: Optional[Path], verbose: bool, only: Sequence[str], skip: Sequence[str], resolve: Sequence[str],
+             ca_bundle: Optional[Path]) -> RunOptions:
+    from ecrdoctor.context import RunOptions, parse_resolve
+
     if root is not None and not root.is_dir():
         _usage(f"--root {root} is not a directory")
     if ca_bundle is not None and not ca_bundle.is_file():
         _usage(f"--ca-bundle {ca_bundle} is not a file")
     try:
-        parse_resolve(options.resolve)
+        parse_resolve(resolve)
     except ValueError as exc:
         _usage(str(exc))
+    return RunOptions(image=image, region=region, profile=profile, timeout=timeout, offline=offline,
+                      root=str(root) if root else None, verbose=verbose, only=tuple(only), skip=tuple(skip),
+                      resolve=tuple(resolve), ca_bundle=str(ca_bundle) if ca_bundle else None)
+
+
+def _run(options: RunOptions, tape: Optional[Tape] = None, env: Optional[dict[str, str]] = None) -> Report:
+    from ecrdoctor.doctor import run_check
+    from ecrdoctor.reference import ReferenceError
+
     try:
         with _progress() as progress:
-            report = run_check(options, progress=progress)
+            return run_check(options, progress=progress, tape=tape, env=env)
     except ReferenceError as exc:
         hint = f"; did you mean {exc.suggestion}?" if exc.suggestion else ""
-        _usage(f"cannot parse image reference {image!r}: {exc.message}{hint}")
+        _usage(f"cannot parse image reference {options.image!r}: {exc.message}{hint}")
+
+
+def _replay(path: Path, image: Optional[str], format: ReportFormat, output: Optional[Path], only: Sequence[str],
+            skip: Sequence[str], timeout: float, fail_on: FailOn, exit_zero: bool, verbose: bool) -> NoReturn:
+    """check --from-bundle: the bundle's options and target, this version's checks, no network, no credentials."""
+    import dataclasses
+
+    from ecrdoctor.bundle import BundleError, read_bundle
+
+    try:
+        recorded = read_bundle(path)
+    except BundleError as exc:
+        _usage(str(exc))
+    if image and image != recorded.options.image:
+        _usage(f"the bundle was recorded for {recorded.options.image or 'no image'}; leave IMAGE out to replay it")
+    # what the recording left out (its --only/--skip) stays out: the bundle cannot answer for it
+    options = dataclasses.replace(recorded.options, only=tuple(only) or recorded.options.only,
+                                  skip=tuple(recorded.options.skip) + tuple(skip), timeout=timeout, verbose=verbose)
+    report = _run(options, tape=recorded.tape(), env=recorded.replay_env())
     _emit(_render(report, format, verbose, to_terminal=output is None and sys.stdout.isatty()), output)
-    raise typer.Exit(exit_code(report, fail_on.value, exit_zero))
+    raise typer.Exit(_exit(report, fail_on, exit_zero))
+
+
+def _exit(report: Report, fail_on: FailOn, exit_zero: bool) -> int:
+    from ecrdoctor.doctor import exit_code
+
+    return exit_code(report, fail_on.value, exit_zero)
 
 
 @app.command("checks")
@@ -123,11 +214,9 @@ def explain(check_id: str = typer.Argument(..., metavar="ID", help="A check id, 
     typer.echo(explain_text(chk), nl=False)
 
 
-def _render(report: object, format: ReportFormat, verbose: bool, to_terminal: bool) -> str:
-    from ecrdoctor.model import Report
+def _render(report: Report, format: ReportFormat, verbose: bool, to_terminal: bool) -> str:
     from ecrdoctor.render import report_json, report_junit, report_markdown, report_text
 
-    assert isinstance(report, Report)
     if format is ReportFormat.json:
         return report_json(report)
     if format is ReportFormat.markdown:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,11 +17,12 @@ from ecrdoctor.dockerconfig import (
     parse_config,
     parse_docker_auth_config,
 )
-from ecrdoctor.host import CommandResult, FileRead, Host
+from ecrdoctor.host import CommandResult, EngineAnswer, FileRead, Host
 from ecrdoctor.model import Target
-from ecrdoctor.net import NetProbe, SocketProbe
+from ecrdoctor.net import NetProbe, SocketProbe, TapedProbe
 from ecrdoctor.redact import Redactor
 from ecrdoctor.reference import ImageReference, RegistryHost, parse_reference, parse_registry_host
+from ecrdoctor.tape import Tape
 
 T = TypeVar("T")
 
@@ -131,15 +133,19 @@ class Context:
     _facts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def create(cls, options: RunOptions, env: Optional[dict[str, str]] = None) -> Context:
-        redactor = Redactor()
-        host = Host(env=env, root=options.root, redactor=redactor)
+    def create(cls, options: RunOptions, env: Optional[dict[str, str]] = None,
+               tape: Optional[Tape] = None) -> Context:
+        """A context for a live run; with a tape, one that records it (bundle) or replays it (--from-bundle)."""
+        redactor = tape.redactor if tape is not None else Redactor()
+        host = Host(env=env, root=options.root, redactor=redactor, tape=tape)
         for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             redactor.add(host.env.get(name))
         spec = parse_target(options.image) if options.image else None
         region = options.region or (spec.registry.api_region if spec else None)
-        aws = AwsGateway(profile=options.profile, region=region, redactor=redactor)
-        probe = SocketProbe(overrides=parse_resolve(options.resolve), ca_bundle=options.ca_bundle)
+        aws = AwsGateway(profile=options.profile, region=region, redactor=redactor, tape=tape)
+        probe: NetProbe = SocketProbe(overrides=parse_resolve(options.resolve), ca_bundle=options.ca_bundle)
+        if tape is not None:
+            probe = TapedProbe(probe, tape)
         return cls(options, host, aws, probe, redactor, spec,
                    deadline=time.monotonic() + options.timeout)
 
@@ -149,6 +155,10 @@ class Context:
         """Run a program with a timeout never longer than what is left of the run."""
         return self.host.run(argv, timeout=min(timeout, self.remaining()), input=input, env=env,
                              redact=redact)
+
+    def now(self) -> datetime.datetime:
+        """Now, in UTC, as checks must read it (a bundle replays at the time it was recorded)."""
+        return self.host.now()
 
     def remaining(self) -> float:
         return max(0.05, self.deadline - time.monotonic()) if self.deadline else 3600.0
@@ -226,20 +236,11 @@ class Context:
                 auth_error = exc
         return DockerClientConfig(location, read, config, error, auth_config, auth_error)
 
-    def docker_client(self, timeout: float = 5.0) -> Any:
-        """A docker SDK client for the daemon docker would use (DOCKER_HOST etc. from the host's env).
-
-        Created once per run; the SDK is imported only when a check asks. Raises docker's own
-        DockerException when the daemon cannot be reached (socket missing, permission denied).
-        """
-
-        def connect() -> Any:
-            import docker
-
-            env = {k: v for k, v in self.host.env.items() if k.startswith("DOCKER_")}
-            return docker.from_env(environment=env, timeout=int(max(1, min(timeout, self.remaining()))))
-
-        return self.fact("docker_client", connect)
+    def docker_engine(self, timeout: float = 5.0) -> EngineAnswer:
+        """/version and /info of the daemon docker would use (DOCKER_HOST etc. from the host's env), once per
+        run; the docker SDK is imported only when a check asks. `error` holds why the daemon could not be
+        reached (socket missing, permission denied)."""
+        return self.fact("docker_engine", lambda: self.host.docker_engine(min(timeout, self.remaining())))
 
     def caller_identity(self) -> dict[str, str]:
         """sts:GetCallerIdentity, once per run."""

@@ -11,14 +11,17 @@ from ecrdoctor.catalogue import Catalogue, load_catalogue
 from ecrdoctor.context import Context, RunOptions
 from ecrdoctor.model import Report
 from ecrdoctor.runner import Progress, Runner, diagnose, load_failure_results, select
+from ecrdoctor.tape import Tape
 
 
 def run_check(options: RunOptions, catalogue: Optional[Catalogue] = None,
-              progress: Optional[Progress] = None, env: Optional[dict[str, str]] = None) -> Report:
-    """Run the selected checks against this host (raises ReferenceError for an unparseable IMAGE)."""
+              progress: Optional[Progress] = None, env: Optional[dict[str, str]] = None,
+              tape: Optional[Tape] = None) -> Report:
+    """Run the selected checks against this host, or a recording of one (raises ReferenceError for an
+    unparseable IMAGE). A tape in record mode collects what a bundle holds; in replay mode it answers."""
     started_wall = datetime.datetime.now(datetime.timezone.utc)
     started = time.monotonic()
-    ctx = Context.create(options, env=env)
+    ctx = Context.create(options, env=env, tape=tape)
     catalogue = catalogue or load_catalogue()
     checks = select(catalogue, options.only, options.skip)
     results = load_failure_results(catalogue.failures) + Runner(ctx, checks, progress=progress).run()

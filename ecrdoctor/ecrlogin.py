@@ -6,8 +6,9 @@ keychain`; the reason is in `${AWS_ECR_CACHE_DIR:-~/.ecr}/log/ecr-login.log` (re
 the helper's requests, name the cause of each failure, and read cache.json without keeping a token.
 
 Two functions take a filesystem Path (`read_tail`, `read_head`): a seekable read of a possibly huge
-file is not something `Host.read_text` offers. Checks pass them `ctx.host.path(p)`, so `--root` is
-honoured; everything else here is pure and raises only the typed errors defined below.
+file is not something `Host.read_text` offers. Checks reach them only through `ctx.host.read_tail` and
+`ctx.host.read_head`, which honour `--root` and record; everything else here is pure and raises only the
+typed errors defined below.
 """
 
 from __future__ import annotations
@@ -79,14 +80,6 @@ def read_tail(path: Path, max_bytes: int = TAIL_BYTES, start: int = 0, end: Opti
         cut = data.find(b"\n")
         data, begin = (b"", begin + len(data)) if cut < 0 else (data[cut + 1:], begin + cut + 1)
     return LogTail(str(path), data.decode("utf-8", errors="replace"), begin, begin + len(data), begin > 0)
-
-
-def file_size(path: Path) -> Optional[int]:
-    """The size of a file now, or None when there is none (to read later only what was appended)."""
-    try:
-        return path.stat().st_size if path.is_file() else None
-    except OSError:
-        return None
 
 
 def read_head(path: Path, count: int = 20) -> bytes:

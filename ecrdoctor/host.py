@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
+import inspect
 import os
 import platform
 import pwd
 import shutil
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from ecrdoctor.daemon import DiskUsage, SocketInfo, inspect_socket, measure_disk
+from ecrdoctor.ecrlogin import LogReadError, LogTail, read_head, read_tail
 from ecrdoctor.model import HostSummary
 from ecrdoctor.redact import Redactor
+from ecrdoctor.tape import Tape, tape_type
 
 MAX_READ_BYTES = 4 * 1024 * 1024
+F = TypeVar("F", bound=Callable[..., Any])
 
 
+def recorded(*ignore: str) -> Callable[[F], F]:
+    """Mark a Host method as a primitive: with a tape, its answer is recorded or replayed, keyed by its
+    arguments (except `ignore`d ones such as timeouts)."""
+
+    def wrap(fn: F) -> F:
+        sig = inspect.signature(fn)
+        kind = f"host.{fn.__name__}"
+
+        @functools.wraps(fn)
+        def inner(self: Host, *args: Any, **kwargs: Any) -> Any:
+            if self.tape is None:
+                return fn(self, *args, **kwargs)
+            bound = sig.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            key = {k: v for k, v in list(bound.arguments.items())[1:] if k not in ignore}
+            return self.tape.call(kind, key, lambda: fn(self, *args, **kwargs))
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+@tape_type
 @dataclass(frozen=True)
 class FileRead:
     """The outcome of reading one file: its text, or why it could not be read."""
@@ -32,6 +63,7 @@ class FileRead:
         return self.text is not None
 
 
+@tape_type
 @dataclass(frozen=True)
 class CommandResult:
     argv: tuple[str, ...]
@@ -43,6 +75,7 @@ class CommandResult:
     not_found: bool = False
 
 
+@tape_type
 @dataclass(frozen=True)
 class UserInfo:
     name: str
@@ -50,23 +83,142 @@ class UserInfo:
     home: Optional[str]
 
 
+@tape_type
+@dataclass(frozen=True)
+class FileStat:
+    """lstat-free facts about a path as this process sees it (following symlinks)."""
+
+    path: str
+    exists: bool
+    kind: str = ""  # file | dir | socket | other
+    size: int = 0
+    mtime: float = 0.0
+    mode: int = 0  # permission bits
+    uid: int = -1
+    gid: int = -1
+    executable: bool = False  # os.access(X_OK) for this process
+    error: Optional[str] = None  # "permission denied", ...
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == "file"
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "dir"
+
+
+@tape_type
+@dataclass(frozen=True)
+class DirList:
+    """The entries of a directory, sorted: (name, kind) pairs; or why it could not be listed."""
+
+    path: str
+    entries: Tuple[Tuple[str, str], ...] = ()
+    error: Optional[str] = None
+    missing: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.entries]
+
+
+@tape_type
+@dataclass(frozen=True)
+class TailRead:
+    """The tail of a log (see ecrlogin.read_tail), or why it could not be read."""
+
+    path: str
+    tail: Optional[LogTail] = None
+    error: Optional[str] = None
+    missing: bool = False
+
+
+@tape_type
+@dataclass(frozen=True)
+class HeadRead:
+    path: str
+    data: Optional[bytes] = None
+    error: Optional[str] = None
+    missing: bool = False
+
+
+@tape_type
+@dataclass(frozen=True)
+class DiskRead:
+    path: str
+    usage: Optional[DiskUsage] = None
+    error: Optional[str] = None
+
+
+@tape_type
+@dataclass(frozen=True)
+class PlatformInfo:
+    system: str  # Linux
+    machine: str  # x86_64, aarch64
+    python: str
+
+
+@tape_type
+@dataclass(frozen=True)
+class EngineAnswer:
+    """The docker daemon's /version and /info, or the error the SDK raised (redacted text)."""
+
+    version: Optional[Mapping[str, Any]] = None
+    info: Optional[Mapping[str, Any]] = None
+    error: Optional[str] = None
+
+
+tape_type(LogTail)
+tape_type(DiskUsage)
+tape_type(SocketInfo)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "other"
+
+
+def _os_error(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
 class Host:
     """Everything ecrdoctor learns about the machine goes through here (and so can be recorded)."""
 
     def __init__(self, env: Optional[Mapping[str, str]] = None, root: Optional[str] = None,
-                 redactor: Optional[Redactor] = None) -> None:
+                 redactor: Optional[Redactor] = None, tape: Optional[Tape] = None) -> None:
         self.env: dict[str, str] = dict(os.environ if env is None else env)
-        self.root = Path(root).resolve() if root else None
+        # replaying, --root is only the recorded host's mount point: shown, never read
+        self.root = (Path(root) if tape is not None and tape.replaying else Path(root).resolve()) if root else None
         self.redactor = redactor or Redactor()
+        self.tape = tape
+
+    # -- time --------------------------------------------------------------------------------------
+    def now(self) -> datetime.datetime:
+        """The current time in UTC; when replaying a bundle, the time it was recorded (plus elapsed)."""
+        stamp = self.tape.now() if self.tape is not None else time.time()
+        return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc)
 
     # -- files -----------------------------------------------------------------------------
     def path(self, path: str) -> Path:
-        """Where a host path lives on this machine: under --root when one is given."""
+        """Where a host path lives on this machine: under --root when one is given.
+
+        Only for Host's own primitives and for text shown to the user: a check that did its own I/O on this
+        path would escape recording, and would see nothing when replaying a bundle."""
         p = Path(path)
         if self.root is None:
             return p
         return self.root / str(p).lstrip("/")
 
+    @recorded()
     def read_text(self, path: str, limit: int = MAX_READ_BYTES) -> FileRead:
         real = self.path(path)
         try:
@@ -82,9 +234,92 @@ class Host:
             return FileRead(path, error=exc.strerror or type(exc).__name__)
         return FileRead(path, text=data.decode("utf-8", errors="replace"))
 
+    @recorded()
     def exists(self, path: str) -> bool:
         return self.path(path).exists()
 
+    @recorded()
+    def stat(self, path: str) -> FileStat:
+        real = self.path(path)
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            return FileStat(path, exists=False)
+        except OSError as exc:
+            return FileStat(path, exists=False, error=_os_error(exc))
+        return FileStat(path, True, _kind(st.st_mode), st.st_size, st.st_mtime, stat.S_IMODE(st.st_mode),
+                        st.st_uid, st.st_gid, os.access(real, os.X_OK))
+
+    @recorded()
+    def listdir(self, path: str) -> DirList:
+        real = self.path(path)
+        try:
+            with os.scandir(real) as it:
+                entries = []
+                for entry in it:
+                    try:
+                        kind = _kind(entry.stat().st_mode)
+                    except OSError:
+                        kind = "other"
+                    entries.append((entry.name, kind))
+        except FileNotFoundError:
+            return DirList(path, error="does not exist", missing=True)
+        except OSError as exc:
+            return DirList(path, error=_os_error(exc))
+        return DirList(path, tuple(sorted(entries)))
+
+    @recorded()
+    def read_tail(self, path: str, max_bytes: int, start: int = 0, end: Optional[int] = None) -> TailRead:
+        """The end of a (log) file, read with a seek: see ecrlogin.read_tail."""
+        try:
+            tail = read_tail(self.path(path), max_bytes, start=start, end=end)
+        except LogReadError as exc:
+            return TailRead(path, error=exc.reason, missing=exc.missing)
+        return TailRead(path, LogTail(path, tail.text, tail.start, tail.end, tail.truncated))
+
+    @recorded()
+    def read_head(self, path: str, count: int = 20) -> HeadRead:
+        """The first bytes of a file (an executable's header)."""
+        try:
+            return HeadRead(path, read_head(self.path(path), count))
+        except LogReadError as exc:
+            return HeadRead(path, error=exc.reason, missing=exc.missing)
+
+    @recorded()
+    def disk_usage(self, path: str) -> DiskRead:
+        """statvfs of the file system holding `path`, as `df` reports it."""
+        try:
+            usage = measure_disk(self.path(path))
+        except OSError as exc:
+            return DiskRead(path, error=exc.strerror or type(exc).__name__)
+        return DiskRead(path, DiskUsage(path, usage.total_bytes, usage.free_bytes, usage.total_inodes,
+                                        usage.free_inodes))
+
+    @recorded()
+    def socket_info(self, path: str) -> Optional[SocketInfo]:
+        """Owner, group and mode of a unix socket, and this process's uid and groups (None: cannot stat)."""
+        return inspect_socket(Path(path))
+
+    @recorded()
+    def platform(self) -> PlatformInfo:
+        return PlatformInfo(platform.system(), platform.machine(), platform.python_version())
+
+    @recorded("timeout")
+    def docker_engine(self, timeout: float) -> EngineAnswer:
+        """Ask the daemon docker would use (DOCKER_* from this host's env) for /version and /info."""
+        try:
+            import docker
+
+            env = {k: v for k, v in self.env.items() if k.startswith("DOCKER_")}
+            client = docker.from_env(environment=env, timeout=int(max(1, timeout)))
+            try:
+                return EngineAnswer(dict(client.version()), dict(client.info()))
+            finally:
+                client.close()
+        except Exception as exc:  # docker.errors.DockerException and the requests errors it wraps
+            return EngineAnswer(error=self.redactor.text(str(exc)))
+
+    @recorded()
     def which(self, name: str, path: Optional[str] = None) -> Optional[str]:
         """Find an executable on a PATH (the process's own by default), as the host sees it."""
         search = self.env.get("PATH", os.defpath) if path is None else path
@@ -96,6 +331,7 @@ class Host:
         return None
 
     # -- users -----------------------------------------------------------------------------
+    @recorded()
     def current_user(self) -> UserInfo:
         uid = os.geteuid()
         try:
@@ -112,12 +348,14 @@ class Host:
             fields = line.split(":")
             if len(fields) >= 6 and fields[0] == name:
                 return fields[5]
-        if self.root is None:
-            try:
-                return pwd.getpwnam(name).pw_dir
-            except KeyError:
-                return None
-        return None
+        return self._passwd_home(name) if self.root is None else None
+
+    @recorded()
+    def _passwd_home(self, name: str) -> Optional[str]:
+        try:
+            return pwd.getpwnam(name).pw_dir
+        except KeyError:
+            return None
 
     @property
     def home(self) -> Optional[str]:
@@ -154,9 +392,10 @@ class Host:
         return False
 
     def summary(self) -> HostSummary:
+        info = self.platform()
         return HostSummary(
-            platform=f"{platform.system()}-{platform.machine()}",
-            python=platform.python_version(),
+            platform=f"{info.system}-{info.machine}",
+            python=info.python,
             user=self.current_user().name + (f" (sudo from {self.sudo_user})" if self.sudo_user else ""),
             in_container=self.in_container(),
             on_ec2=self.on_ec2(),
@@ -168,6 +407,15 @@ class Host:
         """Run a program (never a shell) with a timeout; its output is redacted unless asked not to."""
         if not argv or timeout <= 0:
             raise ValueError("run() needs a program and a positive timeout")
+        if self.tape is None:
+            return self._run(argv, timeout, input, env, redact)
+        root = str(self.root) if self.root else None
+        shown = [a[len(root):] if root and a.startswith(root + "/") else a for a in argv]  # as the host sees it
+        return self.tape.call("host.run", {"argv": shown, "input": input},
+                              lambda: self._run(argv, timeout, input, env, redact))
+
+    def _run(self, argv: Sequence[str], timeout: float, input: Optional[str],
+             env: Optional[Mapping[str, str]], redact: bool) -> CommandResult:
         started = time.monotonic()
         clean = self.redactor.text if redact else (lambda s: s)
         try:

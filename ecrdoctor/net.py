@@ -15,8 +15,10 @@ from urllib.parse import unquote, urlsplit
 
 from ecrdoctor.endpoints import CertificateError, certificate_names
 from ecrdoctor.proxyenv import ProxyEnvError, ProxyURL, parse_proxy_url
+from ecrdoctor.tape import Tape, tape_type
 
 
+@tape_type
 @dataclass(frozen=True)
 class ProbeResult:
     """What one probe saw: ok, or the error as the OS worded it, and how long it took."""
@@ -31,6 +33,7 @@ class ProbeResult:
     overridden: bool = False  # the address came from --resolve, not from the resolver
 
 
+@tape_type
 @dataclass(frozen=True)
 class HttpResult:
     """One HTTP exchange: the status and headers (names in lower case) and the start of the body, or the error."""
@@ -44,6 +47,7 @@ class HttpResult:
     timed_out: bool = False
 
 
+@tape_type
 @dataclass(frozen=True)
 class TlsResult:
     """TCP (through a proxy's CONNECT tunnel when one is used), then a TLS handshake naming the host (SNI).
@@ -78,6 +82,44 @@ class NetProbe(Protocol):
              proxy: Optional[str] = None) -> HttpResult: ...
 
     def tls(self, host: str, port: int, timeout: float, proxy: Optional[str] = None) -> TlsResult: ...
+
+
+# request headers whose values are credentials: a recorded call keeps only the scheme ("Basic", "Bearer")
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-aws-ec2-metadata-token", "cookie",
+                             "x-amz-security-token"})
+
+
+def _shown_headers(headers: Optional[Mapping[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if name.lower() in _SECRET_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            value = f"{scheme} [REDACTED]".strip()
+        out[name.lower()] = value
+    return out
+
+
+class TapedProbe:
+    """A NetProbe whose every answer is recorded on, or replayed from, a tape (keyed without timeouts)."""
+
+    def __init__(self, inner: NetProbe, tape: Tape) -> None:
+        self.inner = inner
+        self.tape = tape
+
+    def resolve(self, host: str, timeout: float) -> ProbeResult:
+        return self.tape.call("net.resolve", {"host": host}, lambda: self.inner.resolve(host, timeout))
+
+    def tcp(self, host: str, port: int, timeout: float) -> ProbeResult:
+        return self.tape.call("net.tcp", {"host": host, "port": port}, lambda: self.inner.tcp(host, port, timeout))
+
+    def http(self, method: str, url: str, headers: Optional[Mapping[str, str]] = None, timeout: float = 1.0,
+             proxy: Optional[str] = None) -> HttpResult:
+        key = {"method": method, "url": url, "headers": _shown_headers(headers), "proxy": proxy}
+        return self.tape.call("net.http", key, lambda: self.inner.http(method, url, headers, timeout, proxy))
+
+    def tls(self, host: str, port: int, timeout: float, proxy: Optional[str] = None) -> TlsResult:
+        return self.tape.call("net.tls", {"host": host, "port": port, "proxy": proxy},
+                              lambda: self.inner.tls(host, port, timeout, proxy))
 
 
 class SocketProbe:

@@ -14,6 +14,7 @@ from ecrdoctor.api import Check, SkipCheck
 from ecrdoctor.catalogue import Catalogue, LoadFailure
 from ecrdoctor.context import Context
 from ecrdoctor.model import Fix, Outcome, Result, Status
+from ecrdoctor.tape import NotInBundle
 
 MAX_WORKERS = 8
 
@@ -153,6 +154,8 @@ class Runner:
             return outcome
         except SkipCheck as exc:
             return Outcome(Status.SKIP, str(exc))
+        except NotInBundle as exc:
+            return Outcome(Status.SKIP, f"not in bundle: the recording has no answer for {exc.kind} {exc.key}"[:240])
         except Exception as exc:
             details: tuple[str, ...] = ()
             if ctx.options.verbose:

@@ -9,6 +9,7 @@ maxResults and never returns a nextToken). Each test that uses it says why.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
@@ -21,6 +22,7 @@ import pytest
 from ecrdoctor.catalogue import Catalogue
 from ecrdoctor.context import RunOptions
 from ecrdoctor.doctor import run_check
+from ecrdoctor.host import Host
 from ecrdoctor.model import Report, Result, Status
 from tests.conftest import AwsStubs, MotoServer
 
@@ -426,11 +428,17 @@ def test_caller_denied_describe_images_cannot_tell_and_skips(moto: MotoServer,
 # -- ecr.platform ---------------------------------------------------------------------------------
 
 
+def on_graviton(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An arm64 host: the one thing a test cannot make real, simulated at the Host seam (as a bundle replays it)."""
+    real = Host.platform
+    monkeypatch.setattr(Host, "platform", lambda self: dataclasses.replace(real(self), machine="aarch64"))
+
+
 def test_graviton_host_pulling_an_amd64_only_index_fails_with_no_matching_manifest(
         moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     ecr = repo(moto)
     push_index(ecr, "1.4", ["linux/amd64"])
-    monkeypatch.setattr("platform.machine", lambda: "aarch64")  # the one thing a test cannot make real
+    on_graviton(monkeypatch)
     report = run()
     r = result(report, "ecr.platform")
     assert r.status is Status.FAIL
@@ -459,7 +467,7 @@ def test_multi_arch_index_matches_an_arm64_host_without_variant(moto: MotoServer
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     ecr = repo(moto)
     push_index(ecr, "1.4", ["linux/amd64", "linux/arm64"])
-    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    on_graviton(monkeypatch)
     r = result(run(), "ecr.platform")
     assert r.status is Status.PASS
     assert r.summary == "the index of team/app:1.4 has linux/arm64/v8 (linux/amd64, linux/arm64)"
@@ -480,7 +488,7 @@ def test_old_schema1_amd64_image_on_graviton_pulls_but_will_not_run(moto: MotoSe
                            "fsLayers": [], "history": []})
     ecr.put_image(repositoryName="team/app", imageManifest=manifest, imageTag="1.4",
                   imageManifestMediaType="application/vnd.docker.distribution.manifest.v1+prettyjws")
-    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    on_graviton(monkeypatch)
     r = result(run(), "ecr.platform")
     assert r.status is Status.WARN
     assert "exec format error" in r.summary
