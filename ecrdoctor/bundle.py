@@ -16,7 +16,6 @@ extracted to disk.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import io
 import json
@@ -127,8 +126,7 @@ def write_bundle(path: Path, report: Report, tape: Tape, options: RunOptions, en
     used: set[str] = set()
     by_path: dict[str, tuple[Any, str]] = {}
     counts: dict[str, int] = {}
-    for entry in tape.entries:
-        entry = copy.deepcopy(entry)
+    for entry in tape.export():
         counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
         value = entry.get("value")
         text_field = _text_of(entry["kind"], value)

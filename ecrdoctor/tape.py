@@ -137,11 +137,26 @@ class Tape:
         return value
 
     def store(self, kind: str, key: str, value: Any, error: Optional[dict[str, Any]] = None) -> None:
-        entry: dict[str, Any] = {"kind": kind, "key": key, "value": bundle_value(encode(value), self.redactor)}
+        """Keep an answer (in memory, as it was: redaction happens in `export`, once every secret the run
+        met is known — the helper's Secret, for one, is learnt after the first answers were stored)."""
+        entry: dict[str, Any] = {"kind": kind, "key": key, "value": encode(value)}
         if error is not None:
-            entry["error"] = bundle_value(error, self.redactor)
+            entry["error"] = encode(error)
         with self._lock:
             self._add(entry)
+
+    def export(self) -> list[dict[str, Any]]:
+        """The entries as a bundle holds them: every key and value redacted for a bundle."""
+        with self._lock:
+            entries = list(self.entries)
+        out = []
+        for entry in entries:
+            clean = {"kind": entry["kind"], "key": self.redactor.text(entry["key"]),
+                     "value": bundle_value(entry["value"], self.redactor)}
+            if "error" in entry:
+                clean["error"] = bundle_value(entry["error"], self.redactor)
+            out.append(clean)
+        return out
 
     def lookup(self, kind: str, args: Any) -> dict[str, Any]:
         """The next stored entry for a call (the last one again once all were served); NotInBundle if none."""

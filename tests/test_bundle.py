@@ -251,6 +251,15 @@ def test_replay_answers_in_recorded_order_and_refuses_what_it_lacks(tmp_path: Pa
         play.read_text(str(tmp_path / "other"))
 
 
+def test_a_secret_learnt_after_an_answer_was_recorded_is_still_redacted(tmp_path: Path) -> None:
+    """The helper's Secret is registered once `helper.get` parsed it, after earlier answers held it."""
+    (tmp_path / "out").write_text("plain text with LATE-SECRET-VALUE-123 inside")
+    tape = Tape("record")
+    Host(env={}, tape=tape).read_text(str(tmp_path / "out"))
+    tape.redactor.add("LATE-SECRET-VALUE-123")
+    assert "LATE-SECRET-VALUE-123" not in json.dumps(tape.export())
+
+
 def test_replay_keeps_the_recording_clock() -> None:
     then = time.time() - 30 * 86400
     host = Host(env={}, tape=Tape("replay", recorded_at=then))
@@ -268,7 +277,7 @@ def test_recorded_probe_keys_hold_no_credentials() -> None:
     probe.http("GET", "https://r.example/v2/", headers={"Authorization": "Bearer SECRET-BEARER-VALUE"})
     probe.http("PUT", "http://169.254.169.254/latest/api/token",
                headers={"X-aws-ec2-metadata-token": "IMDS-TOKEN-VALUE"})
-    text = json.dumps(tape.entries)
+    text = json.dumps(tape.export())
     assert "SECRET-BEARER-VALUE" not in text and "IMDS-TOKEN-VALUE" not in text
     assert "Bearer [REDACTED]" in text
 
