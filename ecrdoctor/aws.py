@@ -192,15 +192,18 @@ class AwsGateway:
                     user_agent_extra="ecrdoctor",
                 )
                 client = self.session(profile).create_client(service, region_name=region, config=config)
-                self.attach(client, profile or self.profile)
+                self.attach(client, profile or self.profile, region)
                 self._clients[key] = client
             return self._clients[key]
 
-    def attach(self, client: BaseClient, profile: Optional[str] = None) -> None:
-        """The allow-list guard, then recording or replay, then the hooks: on every client ecrdoctor makes."""
+    def attach(self, client: BaseClient, profile: Optional[str] = None, region: Optional[str] = None) -> None:
+        """The allow-list guard, then recording or replay, then the hooks: on every client ecrdoctor makes.
+
+        Calls are keyed by the region the gateway asked for, not the client's (IAM's is `aws-global`, or the
+        asked region under an endpoint override), so a bundle replays whatever endpoints either side has."""
         client.meta.events.register("before-parameter-build", guard_operation)
         if self.tape is not None:
-            _TapeHooks(self.tape, client, profile).register()
+            _TapeHooks(self.tape, client, profile, region).register()
         for hook in self.client_hooks:
             hook(client)
 
@@ -284,15 +287,20 @@ class _TapeHooks:
     """Records every call a client makes (after-call, after-call-error), or answers it from the tape
     (before-call returns the recorded answer, so nothing is signed or sent and no credentials are needed)."""
 
-    def __init__(self, tape: Tape, client: BaseClient, profile: Optional[str]) -> None:
+    def __init__(self, tape: Tape, client: BaseClient, profile: Optional[str], region: Optional[str]) -> None:
         self.tape = tape
         self.client = client
         self.profile = profile
+        self.region = region
 
     def register(self) -> None:
         events = self.client.meta.events
         events.register("before-parameter-build", self.remember_params)
         if self.tape.replaying:
+            from botocore.handlers import json_decode_policies
+
+            # the recording holds IAM policy documents already decoded; decoding again would fail
+            events.unregister("after-call.iam", json_decode_policies)
             events.register("before-call", self.answer)
         else:
             events.register("after-call", self.record)
@@ -301,7 +309,7 @@ class _TapeHooks:
     def remember_params(self, params: Any, model: Any, context: Any = None, **_: Any) -> None:
         if isinstance(context, dict):
             context["ecrdoctor.call"] = (f"aws.{model.service_model.service_name}.{model.name}",
-                                         {"region": self.client.meta.region_name, "profile": self.profile,
+                                         {"region": self.region, "profile": self.profile,
                                           "params": copy.deepcopy(params)})
 
     def _call(self, context: Any) -> Optional[tuple[str, Any]]:
@@ -375,6 +383,7 @@ def _replay_session() -> Session:
     session = botocore.session.Session()
     session.set_config_variable("config_file", os.devnull)
     session.set_config_variable("credentials_file", os.devnull)
+    session.set_config_variable("ignore_configured_endpoint_urls", True)
     session.set_credentials("REPLAY", "REPLAY")
     return session
 

@@ -182,6 +182,7 @@ _SECRET_KEYS = frozenset(k.lower() for k in (
     "aws_secret_access_key", "aws_session_token", "aws_security_token", "SecretAccessKey", "SessionToken",
     "secret_access_key", "session_token", "password", "identitytoken", "registrytoken", "Secret", "token",
     "Authorization", "x-aws-ec2-metadata-token", "x-amz-security-token", "proxy-authorization",
+    "authorizationToken",
 ))
 
 
