@@ -71,6 +71,17 @@ def _no_credentials_fix(ctx: Context) -> Fix:
             "helper) from asking IMDS for the instance role's credentials. Unset it where docker runs.",
             ("unset AWS_EC2_METADATA_DISABLED",),
         )
+    instance = ctx.host.ec2_instance_id() or "<instance-id>"
+    if ctx.host.on_ec2() and ctx.host.in_container():
+        return Fix(
+            "Inside a container on EC2 the instance role is reached through IMDS, whose token answer needs a PUT "
+            "response hop limit of 2 to cross the container's network hop (aws.imds tells whether it arrives). If "
+            "no instance profile is attached at all, attach one whose role allows ECR pulls.",
+            (f"aws ec2 modify-instance-metadata-options --region {region} --instance-id {instance} "
+             "--http-put-response-hop-limit 2 --http-endpoint enabled",
+             f"aws ec2 associate-iam-instance-profile --region {region} --instance-id {instance} "
+             "--iam-instance-profile Name=<instance-profile-name>"),
+        )
     if ctx.host.on_ec2():
         return Fix(
             "Attach an instance profile whose role allows ECR pulls (the managed policy "

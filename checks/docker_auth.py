@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ecrdoctor.checks.docker_config import credhelper_command, login_command
+from ecrdoctor.checks.helper import helper_missing
 
 from ecrdoctor.api import Fix, Outcome, Status, check, fail, passed, skip, warn
 from ecrdoctor.context import Context
@@ -101,9 +102,10 @@ def _merge_fixes(outcomes: Iterable[Outcome]) -> Optional[Fix]:
     for o in outcomes:
         if o.fix is None:
             continue
-        if o.fix.text not in texts:
+        new = [c for c in o.fix.commands if c not in commands]
+        if o.fix.text not in texts and (new or not o.fix.commands):  # a fix whose commands are all there adds nothing
             texts.append(o.fix.text)
-        commands += [c for c in o.fix.commands if c not in commands]
+        commands += new
     return Fix(" ".join(texts), tuple(commands)) if texts else None
 
 
@@ -420,9 +422,10 @@ def _judge_use(ctx: Context, use: _Use, version: Optional[Version]) -> Tuple[Sta
         summary = f"{use.role} names {exe}, which is not on docker's PATH: {symptom}"
         details.append(f"PATH: {ctx.host.env.get('PATH', '')}")
         close = difflib.get_close_matches(use.name, KNOWN_HELPERS, n=1, cutoff=0.75)
-        if use.name == "ecr-login":
-            fix = Fix("Install the Amazon ECR credential helper where docker finds it (/usr/bin).",
-                      ecr_helper_install_commands(ctx))
+        if use.name == "ecr-login":  # the helper area knows whether it is off PATH or misnamed: its fix
+            fix = helper_missing(ctx, use.role).fix or Fix(
+                "Install the Amazon ECR credential helper where docker finds it (/usr/bin).",
+                ecr_helper_install_commands(ctx))
         elif close and close[0] != use.name:
             summary += f" (did you mean {close[0]}?)"
             cmd = set_creds_store_command(path, close[0]) if use.role == "credsStore" else \

@@ -147,7 +147,9 @@ def _link_dir(ctx: Context) -> str:
     return next((d for d in ("/usr/local/bin", "/usr/bin") if d in dirs), dirs[0] if dirs else "/usr/local/bin")
 
 
-def _missing(ctx: Context, who: str) -> Outcome:
+def helper_missing(ctx: Context, who: str) -> Outcome:
+    """Why docker finds no docker-credential-ecr-login on its PATH, and the fix for exactly that (not executable,
+    saved under the wrong name, installed off PATH, or not installed)."""
     dirs = _path_dirs(ctx)
     path = os.pathsep.join(dirs)
     evidence: Dict[str, Any] = {"path": path, "found": None}
@@ -242,7 +244,7 @@ def helper_installed(ctx: Context) -> Outcome:
     who = _who(ctx)
     exe = ctx.host.which(HELPER)
     if exe is None:
-        return _missing(ctx, who)
+        return helper_missing(ctx, who)
     evidence: Dict[str, Any] = {"path": exe}
     head = ctx.host.read_head(exe, 20)
     if head.data is None:

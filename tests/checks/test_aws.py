@@ -86,6 +86,19 @@ def test_ec2_host_without_an_instance_profile_is_told_to_attach_one(
                                      "i-0123456789abcdef0 --iam-instance-profile Name=<instance-profile-name>")
 
 
+def test_in_a_container_on_ec2_the_fix_names_the_imds_hop_limit_first(
+        moto: MotoServer, fake_imds: FakeImds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    root = ec2_root(tmp_path / "root")
+    (root / ".dockerenv").write_text("")
+    creds = result(run(root=str(root)), "aws.credentials")
+    assert creds.status is Status.FAIL and creds.fix is not None
+    assert "hop limit of 2" in creds.fix.text
+    assert creds.fix.commands[0] == ("aws ec2 modify-instance-metadata-options --region us-east-1 --instance-id "
+                                     "i-0123456789abcdef0 --http-put-response-hop-limit 2 --http-endpoint enabled")
+
+
 def test_ec2_host_with_an_instance_profile_passes_via_imds(
         moto: MotoServer, fake_imds: FakeImds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")

@@ -474,6 +474,19 @@ def test_ecr_helper_configured_but_never_installed(tmp_path: Path, monkeypatch: 
     assert store_result(root=str(root)).status is Status.PASS
 
 
+def test_ecr_helper_saved_under_its_short_name_gets_the_link_fix_not_a_reinstall(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #135 of the helper: the binary saved as `ecr-login`; docker.credsstore borrows helper.installed's fix."""
+    root = tmp_path / "root"
+    make_executable(root / "usr/local/bin", "ecr-login")
+    write_docker_config(root / "home/ec2-user", {"credHelpers": {HOST: "ecr-login"}})
+    monkeypatch.setenv("HOME", "/home/ec2-user")
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
+    r = store_result(root=str(root))
+    assert r.status is Status.FAIL
+    assert commands(r) == ("sudo ln -s /usr/local/bin/ecr-login /usr/local/bin/docker-credential-ecr-login",)
+
+
 def test_credsstore_with_a_typo_suggests_the_helper_meant(home: Path, bin_dir: Path) -> None:
     make_executable(bin_dir, "docker-credential-ecr-login")
     path = write_docker_config(home, {"credsStore": "ecr-logn"})
