@@ -214,6 +214,33 @@ def explain(check_id: str = typer.Argument(..., metavar="ID", help="A check id, 
     typer.echo(explain_text(chk), nl=False)
 
 
+@app.command()
+def demo(
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO",
+                                             help="A scenario name (default: the flagship one); see --list."),
+    list_scenarios: bool = typer.Option(False, "--list", help="Name the scenarios, one a line, and exit."),
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", help="Report format."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show details and evidence of every check."),
+) -> None:
+    """Replay a realistic broken pull recorded on a simulated host and AWS account: no account or network needed."""
+    from ecrdoctor import demo as demos
+
+    if list_scenarios:
+        typer.echo(demos.listing(), nl=False)
+        return
+    chosen = demos.get(scenario or demos.FLAGSHIP)
+    if chosen is None:
+        _usage(f"no demo scenario {scenario!r}; the scenarios are: {', '.join(demos.names())}")
+    text = format is ReportFormat.text  # the header and the hint go to stderr when stdout must stay parseable
+    typer.echo(demos.header(chosen, width=_terminal_width() if sys.stdout.isatty() else 100), nl=False, err=not text)
+    try:
+        _replay(chosen.path, None, format, None, (), (), 20.0, FailOn.fail, False, verbose)
+    except typer.Exit:
+        if scenario is None:
+            typer.echo(("\n" if text else "") + demos.LIST_HINT, err=not text)
+        raise
+
+
 def _render(report: Report, format: ReportFormat, verbose: bool, to_terminal: bool) -> str:
     from ecrdoctor.render import report_json, report_junit, report_markdown, report_text
 

@@ -55,3 +55,13 @@ def test_readme_sample_output_is_what_the_tool_prints(tmp_path: Path, fake_imds:
                    "--skip", "net.*", "--skip", "registry.*"], env)
     assert out.returncode == 1, out.stderr
     assert _normalise(out.stdout) == _normalise(_readme_sample())
+
+
+def test_the_readme_demo_table_names_every_scenario_and_its_diagnosis() -> None:
+    from ecrdoctor.demo import SCENARIOS
+
+    text = README.read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z0-9-]+)` \| [^|]+ \| (.+) \|$", text, re.M)}
+    for scenario in SCENARIOS:
+        assert scenario.name in rows, f"README's demo table lacks {scenario.name}"
+        assert f"`{scenario.diagnosis[0][0]}`" in rows[scenario.name].split(",")[0], scenario.name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -54,3 +56,20 @@ def test_help_does_not_import_boto3_or_docker() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_demo_scenarios_ship_and_replay_from_an_installed_wheel(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """`ecrdoctor demo` needs its bundles as package data: a non-editable install must carry every one."""
+    from ecrdoctor.demo import SCENARIOS
+
+    names = set(wheel.namelist())
+    assert "ecrdoctor/demo/__init__.py" in names
+    assert {f"ecrdoctor/demo/scenarios/{s.name}.tar.gz" for s in SCENARIOS} <= names
+    wheel.extractall(tmp_path / "site")  # what pip installs: the wheel's files, outside this source tree
+    code = ("import ecrdoctor.demo as d, sys; assert 'site' in d.__file__, d.__file__; "
+            "sys.argv = ['ecrdoctor', 'demo', 'expired-login', '--format', 'json']; "
+            "from ecrdoctor.cli import main; main()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert json.loads(out.stdout)["diagnosis"] == ["docker.token"]
