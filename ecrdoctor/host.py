@@ -9,6 +9,7 @@ import os
 import platform
 import pwd
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -20,7 +21,7 @@ from ecrdoctor.daemon import DiskUsage, SocketInfo, inspect_socket, measure_disk
 from ecrdoctor.ecrlogin import LogReadError, LogTail, read_head, read_tail
 from ecrdoctor.model import HostSummary
 from ecrdoctor.redact import Redactor
-from ecrdoctor.tape import Tape, tape_type
+from ecrdoctor.tape import NotInBundle, Tape, tape_type
 
 MAX_READ_BYTES = 4 * 1024 * 1024
 F = TypeVar("F", bound=Callable[..., Any])
@@ -200,12 +201,14 @@ class Host:
         self.root = (Path(root) if tape is not None and tape.replaying else Path(root).resolve()) if root else None
         self.redactor = redactor or Redactor()
         self.tape = tape
+        self._now = tape.now() if tape is not None else time.time()
 
     # -- time --------------------------------------------------------------------------------------
     def now(self) -> datetime.datetime:
-        """The current time in UTC; when replaying a bundle, the time it was recorded (plus elapsed)."""
-        stamp = self.tape.now() if self.tape is not None else time.time()
-        return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc)
+        """The run's "now" in UTC: one moment for every check (when the run began), so that two checks never
+        disagree about whether a token has expired; when replaying, the moment the recording began. Checks
+        that measure durations use the monotonic clock instead."""
+        return datetime.datetime.fromtimestamp(self._now, tz=datetime.timezone.utc)
 
     # -- files -----------------------------------------------------------------------------
     def path(self, path: str) -> Path:
@@ -391,9 +394,22 @@ class Host:
                 return True
         return False
 
+    @recorded()
+    def hostname(self) -> Optional[str]:
+        """This machine's name (a mounted disk's is in its /etc/hostname)."""
+        if self.root is not None:
+            return (self.read_text("/etc/hostname", limit=256).text or "").strip() or None
+        return socket.gethostname() or None
+
     def summary(self) -> HostSummary:
         info = self.platform()
+        try:
+            name = self.hostname()
+        except NotInBundle:  # a bundle from before reports named their host
+            name = None
         return HostSummary(
+            hostname=name,
+            instance_id=self.ec2_instance_id(),
             platform=f"{info.system}-{info.machine}",
             python=info.python,
             user=self.current_user().name + (f" (sudo from {self.sudo_user})" if self.sudo_user else ""),

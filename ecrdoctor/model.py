@@ -118,6 +118,15 @@ class HostSummary:
     user: str
     in_container: bool
     on_ec2: bool
+    hostname: Optional[str] = None  # who this is, for fleet summaries (`aggregate`)
+    instance_id: Optional[str] = None  # the EC2 instance id, when the host's DMI data names it
+
+    @property
+    def name(self) -> str:
+        """`ip-10-0-1-5 (i-0123…)`, or whichever of the two is known; empty when neither is."""
+        if self.hostname and self.instance_id:
+            return f"{self.hostname} ({self.instance_id})"
+        return self.hostname or self.instance_id or ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +135,8 @@ class HostSummary:
             "user": self.user,
             "in_container": self.in_container,
             "on_ec2": self.on_ec2,
+            "hostname": self.hostname,
+            "instance_id": self.instance_id,
         }
 
 

@@ -94,9 +94,7 @@ def report_text(report: Report, verbose: bool = False, color: bool = False,
             out.line(f"repository {t.repository}, reference {t.reference or ''}", indent="           ")
     else:
         out.line("Target     (none: host-wide checks and the registries the docker config names)")
-    h = report.host
-    out.line(f"Host       {h.user} on {h.platform}, Python {h.python}"
-             f"{', in a container' if h.in_container else ''}{', on EC2' if h.on_ec2 else ''}")
+    out.line(f"Host       {_host_line(report)}")
     console.print()
 
     console.print("[bold]Diagnosis[/]")
@@ -235,7 +233,7 @@ def _target_line(report: Report) -> str:
 
 def _host_line(report: Report) -> str:
     h = report.host
-    return (f"{h.user} on {h.platform}, Python {h.python}"
+    return (f"{h.name + ': ' if h.name else ''}{h.user} on {h.platform}, Python {h.python}"
             f"{', in a container' if h.in_container else ''}{', on EC2' if h.on_ec2 else ''}")
 
 

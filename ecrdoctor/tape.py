@@ -110,7 +110,6 @@ class Tape:
         self._served: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self.recorded_at = time.time() if recorded_at is None else recorded_at
-        self._replay_started = time.monotonic()
         for entry in entries:
             self._add(entry)
 
@@ -123,10 +122,8 @@ class Tape:
         self._index.setdefault((entry["kind"], entry["key"]), []).append(entry)
 
     def now(self) -> float:
-        """Wall-clock seconds: live time when recording, the recording's time (plus elapsed) when replaying."""
-        if self.replaying:
-            return self.recorded_at + (time.monotonic() - self._replay_started)
-        return time.time()
+        """The moment the recording began (the run's "now" when recording and when replaying alike)."""
+        return self.recorded_at
 
     def call(self, kind: str, args: Any, compute: Callable[[], T]) -> T:
         key = make_key(args, self.redactor)

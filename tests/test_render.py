@@ -130,7 +130,8 @@ def test_markdown_ticket_names_tool_host_target_and_the_diagnosis_with_its_comma
     head = md.split("#### Diagnosis", 1)[0]
     assert f"**Tool:** ecrdoctor {report.tool_version}" in head
     assert f"`{IMAGE}`" in head and "account 123456789012, region us-east-1" in head
-    assert f"**Host:** {report.host.user} on {report.host.platform}" in head
+    assert report.host.name, "the host names itself"
+    assert f"**Host:** {report.host.name}: {report.host.user} on {report.host.platform}" in head
     assert "1 fail, 1 error, 1 warn, 1 pass, 1 skip, 1 info (worst: fail)" in head
     diagnosis = md.split("#### Diagnosis", 1)[1].split("####", 1)[0]
     assert "`docker.leaky-fail`: docker sends none" in diagnosis
