@@ -241,6 +241,33 @@ def demo(
         raise
 
 
+class FleetFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command()
+def aggregate(
+    inputs: List[str] = typer.Argument(..., metavar="REPORT_OR_DIR... [-]",
+                                       help="JSON reports, directories of them (walked), or - for stdin."),
+    format: FleetFormat = typer.Option(FleetFormat.text, "--format", help="Summary format."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the summary here, not stdout."),
+) -> None:
+    """Summarise many hosts' JSON reports: the most widespread root causes first, then failing checks."""
+    from ecrdoctor.aggregate import aggregate as summarise
+    from ecrdoctor.aggregate import fleet_json, fleet_markdown, fleet_text
+
+    fleet = summarise(inputs, stdin=sys.stdin if "-" in inputs else None)
+    if fleet.reports == 0 and fleet.unreadable == 0:
+        _usage(f"no report found in {', '.join(inputs)}")
+    render = {FleetFormat.json: fleet_json, FleetFormat.markdown: fleet_markdown}.get(format, fleet_text)
+    _emit(render(fleet), output)
+    if fleet.reports == 0:
+        typer.echo(f"ecrdoctor: none of the {fleet.unreadable} inputs is a readable report", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
 def _render(report: Report, format: ReportFormat, verbose: bool, to_terminal: bool) -> str:
     from ecrdoctor.render import report_json, report_junit, report_markdown, report_text
 
