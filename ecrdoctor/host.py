@@ -13,6 +13,7 @@ import socket
 import stat
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, TypeVar
@@ -311,7 +312,9 @@ class Host:
     def docker_engine(self, timeout: float) -> EngineAnswer:
         """Ask the daemon docker would use (DOCKER_* from this host's env) for /version and /info."""
         try:
-            import docker
+            with warnings.catch_warnings():  # urllib3 1.26 (Python 3.9) warns about PySocks on import: not ours
+                warnings.simplefilter("ignore")
+                import docker
 
             env = {k: v for k, v in self.env.items() if k.startswith("DOCKER_")}
             client = docker.from_env(environment=env, timeout=int(max(1, timeout)))

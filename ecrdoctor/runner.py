@@ -157,6 +157,9 @@ class Runner:
         except NotInBundle as exc:
             return Outcome(Status.SKIP, f"not in bundle: the recording has no answer for {exc.kind} {exc.key}"[:240])
         except Exception as exc:
+            if _unreachable(exc):  # not the check breaking: it cannot be evaluated from here
+                return Outcome(Status.SKIP, f"cannot reach AWS from here ({type(exc).__name__}: {exc}); net.dns and "
+                               "net.reach say why")
             details: tuple[str, ...] = ()
             if ctx.options.verbose:
                 details = tuple(traceback.format_exc().rstrip().splitlines())
@@ -180,6 +183,15 @@ class Runner:
     def _timed_out(self, chk: Check, limit: float, seconds: float, whole_run: bool = False) -> Result:
         why = " (the run's --timeout)" if whole_run else ""
         return self._result(chk, Outcome(Status.ERROR, f"timed out after {limit:g} s{why}"), seconds)
+
+
+# botocore's errors for an endpoint that cannot be reached at all (no answer, refused, no route, no DNS)
+_UNREACHABLE = frozenset({"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+                          "ProxyConnectionError"})
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return any(cls.__name__ in _UNREACHABLE for cls in type(exc).__mro__)
 
 
 def diagnose(results: Sequence[Result], checks: Sequence[Check]) -> tuple[str, ...]:

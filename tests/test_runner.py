@@ -185,3 +185,21 @@ def test_check_ids_and_requires_are_validated() -> None:
         check("NoArea", title="x")
     with pytest.raises(ValueError, match="area.name"):
         check("a.b", title="x", requires=["bad id"])
+
+
+def test_an_aws_endpoint_nobody_can_reach_makes_the_check_skip_not_error() -> None:
+    """A check that lets botocore's connection error escape could not be evaluated; it did not break."""
+    from botocore.exceptions import EndpointConnectionError
+
+    @check("plugin.reaches-aws", title="Calls AWS")
+    def reaches(ctx):  # type: ignore[no-untyped-def]
+        raise EndpointConnectionError(endpoint_url="https://api.ecr.us-east-1.amazonaws.com/")
+
+    @check("plugin.breaks", title="Breaks")
+    def breaks(ctx):  # type: ignore[no-untyped-def]
+        raise KeyError("bug")
+
+    results = by_id(Runner(ctx_for(timeout=5), [reaches, breaks]).run())
+    assert results["plugin.reaches-aws"].status is Status.SKIP
+    assert results["plugin.reaches-aws"].summary.startswith("cannot reach AWS from here (EndpointConnectionError")
+    assert results["plugin.breaks"].status is Status.ERROR
