@@ -217,6 +217,7 @@ class FakeImds:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def attach_role(self, name: str, access_key: str, secret: str, token: str) -> None:
@@ -407,3 +408,18 @@ def write_docker_config(home: Path, config: dict[str, object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The archive under test: CI's prebuilt one (ECRDOCTOR_PYZ), else one built now (needs PyPI)."""
+    prebuilt = os.environ.get("ECRDOCTOR_PYZ")
+    if prebuilt:
+        assert Path(prebuilt).is_file(), f"ECRDOCTOR_PYZ={prebuilt} does not exist"
+        return Path(prebuilt)
+    out = tmp_path_factory.mktemp("pyz") / "ecrdoctor.pyz"
+    build = Path(__file__).resolve().parent.parent / "scripts" / "build-pyz"
+    proc = subprocess.run([sys.executable, str(build), "-o", str(out)],
+                          capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out

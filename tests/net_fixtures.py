@@ -278,6 +278,7 @@ class ConnectProxy:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
+        self.server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -327,6 +328,7 @@ class InstanceImds:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

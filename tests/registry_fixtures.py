@@ -244,6 +244,7 @@ class _TlsServer:
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = int(self.server.server_address[1])
         self.cert = tls.cert
+        self.server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def answer(self, method: str, path: str, headers: Dict[str, str]) -> Answer:

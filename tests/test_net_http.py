@@ -45,6 +45,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1], cert
     server.shutdown()
