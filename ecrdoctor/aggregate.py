@@ -124,15 +124,18 @@ class Fleet:
 
 
 def host_name(report: dict[str, Any], source: str) -> str:
-    """The host a report came from: its instance id or host name when the report has one; else the file's
-    directory for `<prefix>/<instance-id>/report.json` (the SSM layout), else the file name."""
-    host = report.get("host") or {}
-    for key in ("instance_id", "hostname"):
-        if isinstance(host, dict) and host.get(key):
-            return str(host[key])
+    """The host a report came from: the EC2 instance id the report found; else the directory of
+    `<prefix>/<instance-id>/report.json` (the SSM layout names it); else the report's host name; else the
+    file's name."""
+    found = report.get("host")
+    host: dict[str, Any] = found if isinstance(found, dict) else {}
+    if host.get("instance_id"):
+        return str(host["instance_id"])
     path = Path(source)
     if path.stem in ("report", "ecrdoctor", "ecrdoctor-report") and path.parent.name:
         return path.parent.name
+    if host.get("hostname"):
+        return str(host["hostname"])
     return path.stem or source
 
 
