@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, Sequence
 
 import typer
-from typing_extensions import Annotated
 
 from ecrdoctor import __version__
 
@@ -60,48 +59,30 @@ def _root(
     """Find out why an image will not pull from Amazon ECR, and print the command that fixes it."""
 
 
-# Options `check` and `bundle` share (SPEC §3: the same names in `bundle` where they apply).
-ImageArg = Annotated[Optional[str], typer.Argument(help="Image reference (or just an ECR registry host).")]
-FormatOpt = Annotated[ReportFormat, typer.Option("--format", help="Report format (on stdout for bundle).")]
-OnlyOpt = Annotated[Optional[List[str]], typer.Option("--only", help="Run only these ids or globs (and what they "
-                                                                      "need).")]
-SkipOpt = Annotated[Optional[List[str]], typer.Option("--skip", help="Do not run these ids or globs.")]
-RegionOpt = Annotated[Optional[str], typer.Option("--region", help="AWS region (default: the image host's).")]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="AWS profile, as the AWS CLI.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.5, help="Deadline for the whole run, seconds.")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="No network: network checks are skipped.")]
-RootOpt = Annotated[Optional[Path], typer.Option("--root", help="Read system files under this directory.")]
-FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on any fail, or on any warn too.")]
-ExitZeroOpt = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 whatever the checks found.")]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Show details and evidence of every check.")]
-ResolveOpt = Annotated[Optional[List[str]], typer.Option(
-    "--resolve", metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, as curl's --resolve (repeatable).")]
-CaBundleOpt = Annotated[Optional[Path], typer.Option("--ca-bundle", help="Extra CA certificates for the probes.")]
-
-
 @app.command()
 def check(
-    image: ImageArg = None,
-    format: FormatOpt = ReportFormat.text,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the report here, not stdout.")] = None,
-    only: OnlyOpt = None,
-    skip: SkipOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    timeout: TimeoutOpt = 20.0,
-    offline: OfflineOpt = False,
-    root: RootOpt = None,
-    fail_on: FailOnOpt = FailOn.fail,
-    exit_zero: ExitZeroOpt = False,
-    verbose: VerboseOpt = False,
-    resolve: ResolveOpt = None,
-    ca_bundle: CaBundleOpt = None,
-    from_bundle: Annotated[Optional[Path], typer.Option(
-        "--from-bundle", metavar="FILE", help="Re-evaluate a bundle offline instead of this host.")] = None,
+    image: Optional[str] = typer.Argument(None, help="Image reference (or just an ECR registry host)."),
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", help="Report format."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the report here, not stdout."),
+    only: List[str] = typer.Option([], "--only", help="Run only these ids or globs (and what they need)."),
+    skip: List[str] = typer.Option([], "--skip", help="Do not run these ids or globs."),
+    region: Optional[str] = typer.Option(None, "--region", help="AWS region (default: the image host's)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile, as the AWS CLI."),
+    timeout: float = typer.Option(20.0, "--timeout", min=0.5, help="Deadline for the whole run, seconds."),
+    offline: bool = typer.Option(False, "--offline", help="No network: network checks are skipped."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Read system files under this directory."),
+    fail_on: FailOn = typer.Option(FailOn.fail, "--fail-on", help="Exit 1 on any fail, or on any warn too."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 whatever the checks found."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show details and evidence of every check."),
+    resolve: List[str] = typer.Option([], "--resolve", metavar="HOST:PORT:ADDR",
+                                      help="Connect to ADDR for HOST:PORT, as curl's --resolve (repeatable)."),
+    ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="Extra CA certificates for the probes."),
+    from_bundle: Optional[Path] = typer.Option(None, "--from-bundle", metavar="FILE",
+                                               help="Re-evaluate a bundle offline instead of this host."),
 ) -> None:
     """Run the checks for IMAGE and print the most likely root cause with its fix."""
     if from_bundle is not None:
-        _replay(from_bundle, image, format, output, only or (), skip or (), timeout, fail_on, exit_zero, verbose)
+        _replay(from_bundle, image, format, output, only, skip, timeout, fail_on, exit_zero, verbose)
     options = _options(image, region, profile, timeout, offline, root, verbose, only, skip, resolve, ca_bundle)
     report = _run(options)
     _emit(_render(report, format, verbose, to_terminal=output is None and sys.stdout.isatty()), output)
@@ -110,23 +91,23 @@ def check(
 
 @app.command()
 def bundle(
-    image: ImageArg = None,
-    output: Annotated[Optional[Path], typer.Option(
-        "-o", "--output", metavar="FILE.tar.gz",
-        help="Where to write the bundle (default: ecrdoctor-HOST-TIME.tar.gz).")] = None,
-    format: FormatOpt = ReportFormat.text,
-    only: OnlyOpt = None,
-    skip: SkipOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    timeout: TimeoutOpt = 20.0,
-    offline: OfflineOpt = False,
-    root: RootOpt = None,
-    fail_on: FailOnOpt = FailOn.fail,
-    exit_zero: ExitZeroOpt = False,
-    verbose: VerboseOpt = False,
-    resolve: ResolveOpt = None,
-    ca_bundle: CaBundleOpt = None,
+    image: Optional[str] = typer.Argument(None, help="Image reference (or just an ECR registry host)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE.tar.gz",
+                                          help="Where to write the bundle (default: ecrdoctor-HOST-TIME.tar.gz)."),
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", help="Format of the report on stdout."),
+    only: List[str] = typer.Option([], "--only", help="Run only these ids or globs (and what they need)."),
+    skip: List[str] = typer.Option([], "--skip", help="Do not run these ids or globs."),
+    region: Optional[str] = typer.Option(None, "--region", help="AWS region (default: the image host's)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile, as the AWS CLI."),
+    timeout: float = typer.Option(20.0, "--timeout", min=0.5, help="Deadline for the whole run, seconds."),
+    offline: bool = typer.Option(False, "--offline", help="No network: network checks are skipped."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Read system files under this directory."),
+    fail_on: FailOn = typer.Option(FailOn.fail, "--fail-on", help="Exit 1 on any fail, or on any warn too."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 whatever the checks found."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show details and evidence of every check."),
+    resolve: List[str] = typer.Option([], "--resolve", metavar="HOST:PORT:ADDR",
+                                      help="Connect to ADDR for HOST:PORT, as curl's --resolve (repeatable)."),
+    ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="Extra CA certificates for the probes."),
 ) -> None:
     """Run the checks and write a redacted bundle that `check --from-bundle` replays offline."""
     import os
@@ -153,8 +134,8 @@ def bundle(
 
 
 def _options(image: Optional[str], region: Optional[str], profile: Optional[str], timeout: float, offline: bool,
-             root: Optional[Path], verbose: bool, only: Optional[Sequence[str]], skip: Optional[Sequence[str]],
-             resolve: Optional[Sequence[str]], ca_bundle: Optional[Path]) -> RunOptions:
+             root: Optional[Path], verbose: bool, only: Sequence[str], skip: Sequence[str], resolve: Sequence[str],
+             ca_bundle: Optional[Path]) -> RunOptions:
     from ecrdoctor.context import RunOptions, parse_resolve
 
     if root is not None and not root.is_dir():
@@ -162,13 +143,12 @@ def _options(image: Optional[str], region: Optional[str], profile: Optional[str]
     if ca_bundle is not None and not ca_bundle.is_file():
         _usage(f"--ca-bundle {ca_bundle} is not a file")
     try:
-        parse_resolve(resolve or ())
+        parse_resolve(resolve)
     except ValueError as exc:
         _usage(str(exc))
     return RunOptions(image=image, region=region, profile=profile, timeout=timeout, offline=offline,
-                      root=str(root) if root else None, verbose=verbose, only=tuple(only or ()),
-                      skip=tuple(skip or ()), resolve=tuple(resolve or ()),
-                      ca_bundle=str(ca_bundle) if ca_bundle else None)
+                      root=str(root) if root else None, verbose=verbose, only=tuple(only), skip=tuple(skip),
+                      resolve=tuple(resolve), ca_bundle=str(ca_bundle) if ca_bundle else None)
 
 
 def _run(options: RunOptions, tape: Optional[Tape] = None, env: Optional[dict[str, str]] = None) -> Report:
