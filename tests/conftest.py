@@ -423,3 +423,16 @@ def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
                           capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
+
+
+def read_until_closed(fd: int) -> bytes:
+    """Everything a pseudo-terminal's primary side receives until the other side is closed (EIO ends it)."""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return seen
+        if not chunk:
+            return seen
+        seen += chunk

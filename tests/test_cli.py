@@ -13,7 +13,15 @@ from typing import Callable
 import pytest
 
 from tests.checks.test_ecr import push_index
-from tests.conftest import MotoServer, ecrdoctor_exe, hermetic_env, run_cli, write_docker_config, write_plugin
+from tests.conftest import (
+    MotoServer,
+    ecrdoctor_exe,
+    hermetic_env,
+    read_until_closed,
+    run_cli,
+    write_docker_config,
+    write_plugin,
+)
 from tests.dockerd_fixtures import Dockerd, dockerd_fixture  # noqa: F401 - the `dockerd` fixture
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
@@ -192,15 +200,7 @@ def test_progress_line_goes_to_stderr_only_on_a_terminal(home: Path) -> None:
         proc = subprocess.run([ecrdoctor_exe(), "check", IMAGE, "--offline"], env=hermetic_env(home),
                               stdout=subprocess.PIPE, stderr=secondary, stdin=subprocess.DEVNULL, timeout=60)
         os.close(secondary)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_until_closed(primary)
     finally:
         os.close(primary)
     assert b"done" in seen  # the live line: "N/M done; running ..."

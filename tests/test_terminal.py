@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ecrdoctor_exe, hermetic_env
+from tests.conftest import ecrdoctor_exe, hermetic_env, read_until_closed
 
 FIXTURE = sorted((Path(__file__).parent / "fixtures" / "bundles").glob("*.tar.gz"))[-1]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -42,15 +42,7 @@ def _on_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
         proc = subprocess.Popen([ecrdoctor_exe(), *args], env=env, stdout=secondary, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
         os.close(secondary)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_until_closed(primary)
         proc.wait(60)
     finally:
         os.close(primary)
