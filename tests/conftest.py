@@ -18,6 +18,8 @@ from typing import Callable, Iterator, Optional
 
 import pytest
 
+from tests.imds_fixtures import LoopbackImds
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "ecrdoctor" / "report.schema.json"
 
@@ -181,44 +183,12 @@ def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer
     return moto_server
 
 
-class FakeImds:
+class FakeImds(LoopbackImds):
     """A loopback instance-metadata service: IMDSv2 token, and an instance role only if one is attached."""
 
     def __init__(self) -> None:
-        import http.server
-        import threading
-
-        self.role: Optional[str] = None
-        self.credentials: dict[str, str] = {}
-        imds = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _send(self, code: int, body: str) -> None:
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_PUT(self) -> None:
-                self._send(200 if self.path == "/latest/api/token" else 404, "fake-imds-token")
-
-            def do_GET(self) -> None:
-                base = "/latest/meta-data/iam/security-credentials/"
-                if self.path == base and imds.role:
-                    self._send(200, imds.role)
-                elif imds.role and self.path == base + imds.role:
-                    self._send(200, json.dumps({"Code": "Success", "Type": "AWS-HMAC", **imds.credentials}))
-                else:
-                    self._send(404, "Not Found")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
+        self.url = self.base + "/"
 
     def attach_role(self, name: str, access_key: str, secret: str, token: str) -> None:
         self.role = name
@@ -235,8 +205,7 @@ def fake_imds(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeImds]:
     try:
         yield imds
     finally:
-        imds.server.shutdown()
-        imds.server.server_close()
+        imds.close()
 
 
 def ec2_root(root: Path) -> Path:

@@ -29,6 +29,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import pytest
 
 from tests.conftest import need
+from tests.imds_fixtures import LoopbackImds
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -301,39 +302,12 @@ def connect_proxy() -> Iterator[ConnectProxy]:
 # -- IMDS that knows the instance ----------------------------------------------------------------------------
 
 
-class InstanceImds:
+class InstanceImds(LoopbackImds):
     """IMDSv2 on loopback answering the instance id and region (what net.vpc-endpoints asks)."""
 
     def __init__(self, instance_id: str, region: str) -> None:
-        answers = {"/latest/meta-data/instance-id": instance_id, "/latest/meta-data/placement/region": region}
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _send(self, code: int, body: str) -> None:
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_PUT(self) -> None:  # noqa: N802
-                self._send(200, "imds-session-token") if self.path == "/latest/api/token" else self._send(404, "")
-
-            def do_GET(self) -> None:  # noqa: N802
-                ok = self.headers.get("X-aws-ec2-metadata-token") == "imds-session-token"
-                self._send(200, answers[self.path]) if ok and self.path in answers else self._send(401 if not ok else
-                                                                                                   404, "")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.server.socket.settimeout(1.0)  # accept() must not block for ever on a connection that went away
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(token_value="imds-session-token", require_token=True, instance_id=instance_id, region=region)
+        self.url = self.base + "/"
 
 
 # -- host trees for --root ---------------------------------------------------------------------------------------

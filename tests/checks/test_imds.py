@@ -21,6 +21,7 @@ from ecrdoctor.doctor import run_check
 from ecrdoctor.model import Result, Status
 from ecrdoctor.net import SocketProbe
 from tests.conftest import FakeImds, ec2_root
+from tests.imds_fixtures import LoopbackImds
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.4"
 CATALOGUE = Catalogue((imds_checks.aws_imds,))
@@ -30,77 +31,16 @@ PROFILE_ARN = "arn:aws:iam::123456789012:instance-profile/ecr-nodes"
 HTML = "<html><head><title>Access denied</title></head><body>Blocked by corporate proxy</body></html>"
 
 
-class Imds:
-    """A loopback metadata service whose token and IMDSv1 behaviour can be set to each real-world variant.
-
-    token: "ok" issues TOKEN; "hang" never answers the PUT (what a container sees with hop limit 1);
-    an int answers the PUT with that status (IMDSv1-only or refusing services).
-    """
+class Imds(LoopbackImds):
+    """The metadata service of an instance with role node-role in eu-west-1, set to each real-world variant
+    (see LoopbackImds: token "hang" is what a container sees with hop limit 1)."""
 
     def __init__(self, token: object = "ok", require_token: bool = False, role: Optional[str] = "node-role",
                  region: Optional[str] = "eu-west-1", v1_status: Optional[int] = None, html: bool = False,
                  get_hangs: bool = False) -> None:
-        self.release = threading.Event()
-        imds = self
-        self.token, self.require_token, self.role, self.region = token, require_token, role, region
-        self.v1_status, self.html, self.get_hangs = v1_status, html, get_hangs
-        self.requests: list[str] = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _send(self, code: int, body: str) -> None:
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_PUT(self) -> None:
-                imds.requests.append(f"PUT {self.path}")
-                if imds.html:
-                    return self._send(200, HTML)
-                if self.path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
-                    return self._send(400, "")
-                if imds.token == "hang":
-                    imds.release.wait(10)
-                    return None
-                if isinstance(imds.token, int):
-                    return self._send(imds.token, "")
-                return self._send(200, TOKEN)
-
-            def do_GET(self) -> None:
-                imds.requests.append(f"GET {self.path}")
-                if imds.html:
-                    return self._send(200, HTML)
-                if imds.get_hangs:
-                    imds.release.wait(10)
-                    return None
-                token = self.headers.get("X-aws-ec2-metadata-token")
-                if token is None and imds.v1_status is not None:
-                    return self._send(imds.v1_status, "")
-                if token is None and imds.require_token:
-                    return self._send(401, "")
-                if token is not None and token != TOKEN:
-                    return self._send(401, "")
-                answers = {"/latest/meta-data/instance-id": INSTANCE, "/latest/meta-data/placement/region": imds.region}
-                if imds.role:
-                    answers["/latest/meta-data/iam/security-credentials/"] = imds.role
-                    answers["/latest/meta-data/iam/info"] = json.dumps({
-                        "Code": "Success", "LastUpdated": "2026-01-01T00:00:00Z",
-                        "InstanceProfileArn": PROFILE_ARN, "InstanceProfileId": "AIPAEXAMPLEPROFILEID0"})
-                body = answers.get(self.path)
-                return self._send(200, body) if body else self._send(404, "Not Found")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(token=token, token_value=TOKEN, require_token=require_token, role=role,
+                         instance_id=INSTANCE, region=region, profile_arn=PROFILE_ARN, v1_status=v1_status,
+                         html=HTML if html else None, get_hangs=get_hangs)
 
 
 class Proxy:
