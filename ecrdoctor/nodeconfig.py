@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
+from ecrdoctor import ecrtoken
 from ecrdoctor.ecrtoken import TokenError, decode_basic_auth, ecr_password_expiry
 
 
@@ -74,10 +75,5 @@ def describe_credential(username: Optional[str] = None, password: Optional[str] 
 
 
 def describe_expiry(expires_at: Optional[datetime.datetime], now: datetime.datetime) -> str:
-    """'expired at 2026-01-01T00:00:00Z (3 h ago)' / 'expires at … (in 5 h)' / 'expiry unknown'."""
-    if expires_at is None:
-        return "expiry unknown"
-    stamp = expires_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    hours = (expires_at - now).total_seconds() / 3600
-    span = f"{abs(hours):.0f} h" if abs(hours) >= 1 else f"{abs(hours) * 60:.0f} min"
-    return f"expired at {stamp} ({span} ago)" if hours <= 0 else f"expires at {stamp} (in {span})"
+    """An ECR token's expiry in the words the docker checks use (ecrtoken.describe_expiry)."""
+    return ecrtoken.describe_expiry(ecrtoken.EcrTokenInfo(is_ecr=True, expires_at=expires_at), now)

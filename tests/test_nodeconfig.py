@@ -20,7 +20,7 @@ def test_ecr_token_expiry_is_read_offline_from_the_password() -> None:
 
 def test_get_login_era_token_without_expiration_has_unknown_expiry() -> None:
     assert ecr_password_expiry(ecr_password(None)) is None
-    assert describe_expiry(None, NOW) == "expiry unknown"
+    assert describe_expiry(None, NOW) == "expiry unknown (the token has no expiration field)"
 
 
 @pytest.mark.parametrize("password", ["hunter2", b64("just text"), b64('{"no":"payload"}'), ""])
@@ -34,7 +34,7 @@ def test_docker_auth_value_of_an_expired_login_is_described_without_the_secret()
     cred = describe_credential(auth=ecr_auth(EXPIRED))
     assert cred.is_ecr_token and cred.username == "AWS" and cred.expired(NOW)
     assert MARKER not in repr(cred)
-    assert describe_expiry(cred.expires_at, NOW) == "expired at 2026-11-27T11:00:00Z (1 h ago)"
+    assert describe_expiry(cred.expires_at, NOW) == "expired 2026-11-27 11:00 UTC (1 h ago)"
     assert describe_expiry(describe_credential("AWS", ecr_password(VALID)).expires_at, NOW).endswith("(in 5 h)")
 
 

@@ -113,7 +113,7 @@ def test_ecr_login_pasted_into_engine_auth_data_expired_after_12_hours(root: Pat
     r = run(root)
     assert r.status is Status.FAIL
     assert r.summary.startswith(f"ECS_ENGINE_AUTH_DATA in /etc/ecs/ecs.config holds an ECR token for {HOST} that "
-                                "expired at ")
+                                "expired ")
     assert "(2 h ago)" in r.summary
     assert commands(r) == ("sudo sed -i '/^ECS_ENGINE_AUTH_\\(TYPE\\|DATA\\)=/d' /etc/ecs/ecs.config", RESTART)
     assert run_fix(commands(r)[0], root).returncode == 0
@@ -132,7 +132,7 @@ def test_expired_token_for_another_region_only_warns_for_this_image(root: Path) 
     data = json.dumps({HOST: {"auth": ecr_auth(time.time() - 3600)}})
     write_config(root, "ECS_ENGINE_AUTH_TYPE=dockercfg", f"ECS_ENGINE_AUTH_DATA={data}")
     r = run(root, image="123456789012.dkr.ecr.us-west-2.amazonaws.com/team/app:1.4")
-    assert r.status is Status.WARN and "expired at" in r.summary
+    assert r.status is Status.WARN and "expired " in r.summary
 
 
 def test_fix_removes_only_the_ecr_registry_and_keeps_docker_hub(root: Path) -> None:
@@ -228,7 +228,7 @@ def test_several_causes_lead_with_the_failure_and_list_the_rest(root: Path) -> N
     write_config(root, "ECS_IMAGE_PULL_BEHAVIOR=once", "HTTP_PROXY=http://proxy:3128",
                  "ECS_ENGINE_AUTH_TYPE=dockercfg", f"ECS_ENGINE_AUTH_DATA={json.dumps({HOST: {'auth': ecr_auth(1)}})}")
     r = run(root, image=None)
-    assert r.status is Status.FAIL and "expired at 1970-01-01T00:00:01Z" in r.summary
+    assert r.status is Status.FAIL and "expired 1970-01-01 00:00 UTC" in r.summary
     assert any(d.startswith("also (fail): HTTP_PROXY=http://proxy:3128") for d in r.details)
     assert any(d.startswith("also (warn): ECS_IMAGE_PULL_BEHAVIOR=once") for d in r.details)
     assert commands(r)[-1] == RESTART and commands(r).count(RESTART) == 1

@@ -398,7 +398,7 @@ def test_expired_static_token_for_the_pause_image_host_fails(root: Path) -> None
     r = run(root)
     assert r.status is Status.FAIL
     assert r.summary.startswith(f"/etc/containerd/config.toml plugins.\"io.containerd.grpc.v1.cri\".registry.configs."
-                                f"\"{pause_host}\".auth holds an ECR token for {pause_host} that expired at ")
+                                f"\"{pause_host}\".auth holds an ECR token for {pause_host} that expired ")
     assert commands(r) == ("sudoedit /etc/containerd/config.toml", RESTART_CONTAINERD)
 
 
@@ -407,7 +407,7 @@ def test_expired_static_token_with_a_working_provider_only_warns(root: Path) -> 
     write(root, "etc/containerd/config.toml",
           containerd_config(*static_auth(HOST, time.time() - 3600), sandbox="registry.k8s.io/pause:3.9"))
     r = run(root)
-    assert r.status is Status.WARN and "that expired at" in r.summary
+    assert r.status is Status.WARN and "that expired " in r.summary
 
 
 def test_expired_static_token_without_a_provider_fails(root: Path) -> None:
@@ -416,7 +416,7 @@ def test_expired_static_token_without_a_provider_fails(root: Path) -> None:
           containerd_config(*static_auth(HOST, time.time() - 3600), sandbox="registry.k8s.io/pause:3.9"))
     r = run(root)
     assert r.status is Status.FAIL
-    assert any(d.startswith("also (fail): /etc/containerd/config.toml") and "expired at" in d for d in r.details)
+    assert any(d.startswith("also (fail): /etc/containerd/config.toml") and "expired " in d for d in r.details)
 
 
 def test_valid_static_token_warns_it_will_expire(root: Path) -> None:
