@@ -23,7 +23,9 @@ def parse_os_release(text: str) -> Dict[str, str]:
 
 
 def os_release(ctx: Context) -> Dict[str, str]:
-    return parse_os_release(ctx.host.read_text("/etc/os-release", limit=8192).text or "")
+    """/etc/os-release, read once per run."""
+    return ctx.fact("os_release",
+                    lambda: parse_os_release(ctx.host.read_text("/etc/os-release", limit=8192).text or ""))
 
 
 def distro_ids(ctx: Context) -> Set[str]:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ from ecrdoctor.tape import NotInBundle, Tape, tape_type
 
 MAX_READ_BYTES = 4 * 1024 * 1024
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
-def recorded(*ignore: str) -> Callable[[F], F]:
+def recorded(*ignore: str, once: bool = False) -> Callable[[F], F]:
     """Mark a Host method as a primitive: with a tape, its answer is recorded or replayed, keyed by its
-    arguments (except `ignore`d ones such as timeouts)."""
+    arguments (except `ignore`d ones such as timeouts). `once`: a fact that cannot change during a run (who
+    this process is, the CPU, where a program is on PATH), asked of the host once per argument list."""
 
     def wrap(fn: F) -> F:
         sig = inspect.signature(fn)
@@ -38,12 +41,19 @@ def recorded(*ignore: str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def inner(self: Host, *args: Any, **kwargs: Any) -> Any:
-            if self.tape is None:
+            if self.tape is None and not once:
                 return fn(self, *args, **kwargs)
             bound = sig.bind(self, *args, **kwargs)
             bound.apply_defaults()
             key = {k: v for k, v in list(bound.arguments.items())[1:] if k not in ignore}
-            return self.tape.call(kind, key, lambda: fn(self, *args, **kwargs))
+            if self.tape is None:
+                return self.once((kind, repr(key)), lambda: fn(self, *args, **kwargs))
+            tape = self.tape
+
+            def answer() -> Any:
+                return tape.call(kind, key, lambda: fn(self, *args, **kwargs))
+
+            return self.once((kind, repr(key)), answer) if once else answer()
 
         return inner  # type: ignore[return-value]
 
@@ -203,6 +213,18 @@ class Host:
         self.redactor = redactor or Redactor()
         self.tape = tape
         self._now = tape.now() if tape is not None else time.time()
+        self._known: dict[Any, Any] = {}
+        self._known_lock = threading.Lock()
+
+    def once(self, key: Any, compute: Callable[[], T]) -> T:
+        """A host fact computed at most once per run (a race computes it twice, harmlessly; no lock is held
+        while computing, so a slow fact never blocks another)."""
+        with self._known_lock:
+            if key in self._known:
+                return self._known[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._known_lock:
+            return self._known.setdefault(key, value)  # type: ignore[no-any-return]
 
     # -- time --------------------------------------------------------------------------------------
     def now(self) -> datetime.datetime:
@@ -304,7 +326,7 @@ class Host:
         """Owner, group and mode of a unix socket, and this process's uid and groups (None: cannot stat)."""
         return inspect_socket(Path(path))
 
-    @recorded()
+    @recorded(once=True)
     def platform(self) -> PlatformInfo:
         return PlatformInfo(platform.system(), platform.machine(), platform.python_version())
 
@@ -325,7 +347,7 @@ class Host:
         except Exception as exc:  # docker.errors.DockerException and the requests errors it wraps
             return EngineAnswer(error=self.redactor.text(str(exc)))
 
-    @recorded()
+    @recorded(once=True)
     def which(self, name: str, path: Optional[str] = None) -> Optional[str]:
         """Find an executable on a PATH (the process's own by default), as the host sees it."""
         search = self.env.get("PATH", os.defpath) if path is None else path
@@ -337,7 +359,7 @@ class Host:
         return None
 
     # -- users -----------------------------------------------------------------------------
-    @recorded()
+    @recorded(once=True)
     def current_user(self) -> UserInfo:
         uid = os.geteuid()
         try:
@@ -356,7 +378,7 @@ class Host:
                 return fields[5]
         return self._passwd_home(name) if self.root is None else None
 
-    @recorded()
+    @recorded(once=True)
     def _passwd_home(self, name: str) -> Optional[str]:
         try:
             return pwd.getpwnam(name).pw_dir
@@ -375,6 +397,9 @@ class Host:
 
     # -- environment facts -----------------------------------------------------------------
     def in_container(self) -> bool:
+        return self.once("in_container", self._in_container)
+
+    def _in_container(self) -> bool:
         if self.exists("/.dockerenv") or self.exists("/run/.containerenv"):
             return True
         cgroup = self.read_text("/proc/1/cgroup").text or ""
@@ -382,11 +407,17 @@ class Host:
 
     def ec2_instance_id(self) -> Optional[str]:
         """The instance id, when the DMI asset tag carries it (Nitro instances); no network."""
+        return self.once("ec2_instance_id", self._ec2_instance_id)
+
+    def _ec2_instance_id(self) -> Optional[str]:
         tag = (self.read_text("/sys/devices/virtual/dmi/id/board_asset_tag", limit=256).text or "").strip()
         return tag if tag.startswith("i-") else None
 
     def on_ec2(self) -> bool:
         """EC2 by its DMI strings; cheap, no network (IMDS is aws.imds's business)."""
+        return self.once("on_ec2", self._on_ec2)
+
+    def _on_ec2(self) -> bool:
         for path, marker in (
             ("/sys/devices/virtual/dmi/id/board_asset_tag", "i-"),
             ("/sys/devices/virtual/dmi/id/sys_vendor", "Amazon EC2"),
@@ -397,7 +428,7 @@ class Host:
                 return True
         return False
 
-    @recorded()
+    @recorded(once=True)
     def hostname(self) -> Optional[str]:
         """This machine's name (a mounted disk's is in its /etc/hostname)."""
         if self.root is not None:

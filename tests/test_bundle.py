@@ -283,3 +283,19 @@ def test_recorded_probe_keys_hold_no_credentials() -> None:
     assert "SECRET-BEARER-VALUE" not in text and "IMDS-TOKEN-VALUE" not in text
     assert "Bearer [REDACTED]" in text
 
+
+
+def test_host_facts_that_cannot_change_are_asked_once_per_run(tmp_path: Path) -> None:
+    """Who this is, the CPU, PATH lookups, container and EC2 detection: once, however many checks ask."""
+    tape = Tape("record")
+    host = Host(env={"PATH": "/usr/bin:/bin"}, root=str(tmp_path), tape=tape)
+    for _ in range(3):
+        host.current_user(), host.platform(), host.which("sh"), host.in_container(), host.on_ec2()
+    kinds = [e["kind"] for e in tape.entries]
+    for kind in ("host.current_user", "host.platform", "host.which"):
+        assert kinds.count(kind) == 1, kinds
+    assert kinds.count("host.exists") == 2  # /.dockerenv and /run/.containerenv, once each
+    (tmp_path / "f").write_text("one")
+    host.read_text("/f")
+    (tmp_path / "f").write_text("two")
+    assert host.read_text("/f").text == "two"  # files are read afresh: a log grows during a run
