@@ -147,19 +147,40 @@ def _link_dir(ctx: Context) -> str:
     return next((d for d in ("/usr/local/bin", "/usr/bin") if d in dirs), dirs[0] if dirs else "/usr/local/bin")
 
 
+def _search(ctx: Context) -> Tuple[str, List[str]]:
+    """Where a helper docker cannot run lies, once per run (docker.credsstore and helper.installed both ask),
+    looking in this order and stopping at the first find: on PATH but not executable ("unexecutable"), on
+    PATH under the short name `ecr-login` ("misnamed"), executable but off PATH ("off-path"); else ("", [])."""
+
+    def look() -> Tuple[str, List[str]]:
+        dirs = _path_dirs(ctx)
+        for kind, found in (("unexecutable", lambda: _find_files(ctx, HELPER, dirs)),
+                            ("misnamed", lambda: _find_files(ctx, "ecr-login", dirs))):
+            paths = found()
+            if paths:
+                return kind, paths
+        home = (ctx.host.home or "").rstrip("/")
+        elsewhere = [d for d in ("/usr/local/bin", "/usr/bin", "/bin", "/opt/bin", "/snap/bin", f"{home}/go/bin",
+                                 f"{home}/bin", f"{home}/.local/bin") if d not in dirs]
+        off_path = [p for p in _find_files(ctx, HELPER, elsewhere) if ctx.host.stat(p).executable]
+        return ("off-path", off_path) if off_path else ("", [])
+
+    return ctx.fact("helper.search", look)
+
+
 def helper_missing(ctx: Context, who: str) -> Outcome:
     """Why docker finds no docker-credential-ecr-login on its PATH, and the fix for exactly that (not executable,
     saved under the wrong name, installed off PATH, or not installed)."""
     dirs = _path_dirs(ctx)
     path = os.pathsep.join(dirs)
     evidence: Dict[str, Any] = {"path": path, "found": None}
-    unexecutable = _find_files(ctx, HELPER, dirs)
+    kind, found = _search(ctx)
+    unexecutable, misnamed, off_path = (found if kind == k else [] for k in ("unexecutable", "misnamed", "off-path"))
     if unexecutable:
         evidence["found"] = unexecutable[0]
         return fail(f"{unexecutable[0]} is not executable: docker cannot run the helper {who} names",
                     fix=Fix("Make it executable.", (f"sudo chmod +x {shlex.quote(unexecutable[0])}",)),
                     evidence=evidence)
-    misnamed = _find_files(ctx, "ecr-login", dirs)
     if misnamed:  # issue #135: docker runs docker-credential-<name>, never <name>
         evidence["found"] = misnamed[0]
         target = f"{misnamed[0].rsplit('/', 1)[0]}/{HELPER}"
@@ -168,10 +189,6 @@ def helper_missing(ctx: Context, who: str) -> Outcome:
                     fix=Fix(f"Give it the name docker runs (a link keeps {misnamed[0]} working).",
                             (f"sudo ln -s {shlex.quote(misnamed[0])} {shlex.quote(target)}",)),
                     evidence=evidence)
-    home = (ctx.host.home or "").rstrip("/")
-    elsewhere = [d for d in ("/usr/local/bin", "/usr/bin", "/bin", "/opt/bin", "/snap/bin", f"{home}/go/bin",
-                             f"{home}/bin", f"{home}/.local/bin") if d not in dirs]
-    off_path = [p for p in _find_files(ctx, HELPER, elsewhere) if ctx.host.stat(p).executable]
     details = [f"docker CLI 28.4 and later say `error getting credentials - err: exec: \"{HELPER}\": executable "
                "file not found in $PATH`; older ones only `no basic auth credentials`"]
     if ctx.host.sudo_user:
