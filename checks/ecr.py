@@ -190,8 +190,7 @@ def target_manifest(ctx: Context) -> TargetManifest:
 
     def fetch() -> TargetManifest:
         lookup = _existing_repository(ctx)
-        resp = awsfacts.ecr(ctx).batch_get_image(repositoryName=lookup.name, registryId=lookup.registry_id,
-                                                 imageIds=[_image_id(ctx)], acceptedMediaTypes=list(MANIFEST_TYPES))
+        resp = awsfacts.batch_get_image(ctx, lookup.registry_id, lookup.name, _image_id(ctx), MANIFEST_TYPES)
         images, failures = resp.get("images") or [], resp.get("failures") or []
         if images:
             return TargetManifest(images[0].get("imageManifest"), images[0].get("imageManifestMediaType"))

@@ -489,8 +489,7 @@ def _probe(ctx: Context, t: _Target, fake_digest_ok: bool) -> _Probe:
     assert ref is not None
     image_id = {"imageDigest": ref.digest} if ref.digest else {"imageTag": ref.tag or "latest"}
     try:
-        resp = client.batch_get_image(registryId=t.account, repositoryName=t.repository, imageIds=[image_id],
-                                      acceptedMediaTypes=list(MANIFEST_TYPES))
+        resp = awsfacts.batch_get_image(ctx, t.account, t.repository, image_id, MANIFEST_TYPES)
     except Exception as exc:
         return _probe_error(probe, exc, "ecr:BatchGetImage", manifest=True)
     probe.manifest = True
@@ -543,9 +542,7 @@ def _layer_digest(ctx: Context, t: _Target, manifest: str, notes: list[str]) -> 
         refs = manifest_refs(manifest)
         if refs.children:  # an index: the layers are in a child manifest, fetched by digest
             child, platform = refs.children[0]
-            resp = awsfacts.ecr(ctx).batch_get_image(
-                registryId=t.account, repositoryName=t.repository, imageIds=[{"imageDigest": child}],
-                acceptedMediaTypes=list(MANIFEST_TYPES))
+            resp = awsfacts.batch_get_image(ctx, t.account, t.repository, {"imageDigest": child}, MANIFEST_TYPES)
             images = resp.get("images") or []
             if not images:
                 notes.append(f"the index's {platform} manifest {child} could not be read")

@@ -590,9 +590,7 @@ def _one_layer(ctx: Context) -> str:
         blobs = manifest_blobs(got.manifest)
         if blobs.children:
             digest = _pick_child(ctx, blobs.children)
-            resp = awsfacts.ecr(ctx).batch_get_image(
-                repositoryName=ref.repository, registryId=reg.account, imageIds=[{"imageDigest": digest}],
-                acceptedMediaTypes=list(MANIFEST_TYPES))
+            resp = awsfacts.batch_get_image(ctx, reg.account, ref.repository, {"imageDigest": digest}, MANIFEST_TYPES)
             images = resp.get("images") or []
             if not images:
                 raise SkipCheck(f"no layer to fetch: the index's manifest {digest} is missing")

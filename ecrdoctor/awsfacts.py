@@ -160,6 +160,16 @@ def ecr(ctx: Context) -> Any:
     return ctx.aws.client("ecr-public" if ctx.registry and ctx.registry.kind == "public" else "ecr", region=region)
 
 
+def batch_get_image(ctx: Context, registry_id: Optional[str], repository: str, image_id: dict[str, str],
+                    media_types: Sequence[str]) -> Any:
+    """ecr:BatchGetImage of one image, once per run per image: ecr.image, iam.pull and registry.manifest all
+    read the same manifests. Raises the botocore error (remembered, and raised to every caller). The caller
+    must know the repository exists: on a pull-through-cache prefix, this call would create it."""
+    key = ("ecr.batch_get_image", registry_id, repository, tuple(sorted(image_id.items())), tuple(media_types))
+    return ctx.fact(repr(key), lambda: ecr(ctx).batch_get_image(
+        registryId=registry_id, repositoryName=repository, imageIds=[image_id], acceptedMediaTypes=list(media_types)))
+
+
 def auth_token(ctx: Context) -> AuthToken:
     """ecr:GetAuthorizationToken, once; raises the botocore error for the checks to classify."""
 
